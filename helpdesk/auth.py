@@ -1,0 +1,179 @@
+"""Who is calling: agents (console session or personal API token) and practice users (widget JWT).
+
+A practice id is only ever taken from inside a valid widget token, never from the request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import wraps
+from typing import Any, ParamSpec, TypeVar
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app, g, redirect, request, session, url_for
+from sqlalchemy import select
+
+from helpdesk import db
+from helpdesk.db import utcnow
+from helpdesk.errors import ApiError
+from helpdesk.models import Agent, ApiToken
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_hasher = PasswordHasher()  # argon2id, memory-hard
+API_TOKEN_PREFIX = "hdt_"
+WIDGET_TOKEN_ALGORITHM = "HS256"
+WIDGET_TOKEN_REQUIRED_CLAIMS = ("sub", "practice", "exp")
+
+
+@dataclass(frozen=True)
+class PracticeUser:
+    """A practice's staff member, as vouched for by the platform's signed widget token."""
+
+    user_id: str
+    practice_id: str
+    name: str
+    email: str
+    is_admin: bool = False
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+def generate_api_token() -> tuple[str, str]:
+    """Return the token (shown once) and the hash we keep."""
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return token, hash_api_token(token)
+
+
+def hash_api_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def agent_for_api_token(token: str) -> Agent | None:
+    if not token.startswith(API_TOKEN_PREFIX):
+        return None
+    row = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == hash_api_token(token), ApiToken.revoked_at.is_(None))
+    )
+    if row is None or not row.agent.is_active:
+        return None
+    return row.agent
+
+
+def mint_widget_token(
+    practice_id: str, user_id: str, name: str = "", email: str = "", ttl: timedelta = timedelta(hours=1),
+    admin: bool = False,
+) -> str:
+    claims: dict[str, Any] = {
+        "sub": user_id, "practice": practice_id, "name": name, "email": email, "exp": utcnow() + ttl,
+    }
+    if admin:
+        claims["admin"] = True
+    return jwt.encode(claims, current_app.config["WIDGET_SECRET"], algorithm=WIDGET_TOKEN_ALGORITHM)
+
+
+def practice_user_for_token(token: str) -> PracticeUser:
+    try:
+        claims = jwt.decode(
+            token,
+            current_app.config["WIDGET_SECRET"],
+            algorithms=[WIDGET_TOKEN_ALGORITHM],
+            options={"require": list(WIDGET_TOKEN_REQUIRED_CLAIMS)},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise ApiError(401, "token_expired", "the widget token has expired") from exc
+    except jwt.PyJWTError as exc:
+        raise ApiError(401, "invalid_token", f"the widget token is not valid: {exc}") from exc
+    practice, sub = claims.get("practice"), claims.get("sub")
+    if not isinstance(practice, str) or not practice or not isinstance(sub, str) or not sub:
+        raise ApiError(401, "invalid_token", "the widget token must name a practice and a user")
+    return PracticeUser(
+        user_id=sub,
+        practice_id=practice,
+        name=str(claims.get("name") or ""),
+        email=str(claims.get("email") or ""),
+        is_admin=bool(claims.get("admin")),
+    )
+
+
+def bearer_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
+    return token.strip()
+
+
+def api_agent_required(view: Callable[P, R]) -> Callable[P, R]:
+    """An agent's personal API token, or the console session (so console pages can call the API)."""
+
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        agent = console_agent() if "Authorization" not in request.headers else None
+        if agent is None:
+            agent = agent_for_api_token(bearer_token())
+        if agent is None:
+            raise ApiError(401, "invalid_token", "the API token is not valid")
+        g.agent = agent
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def practice_user_required(view: Callable[P, R]) -> Callable[P, R]:
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        g.practice_user = practice_user_for_token(bearer_token())
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def console_agent() -> Agent | None:
+    agent_id = session.get("agent_id")
+    if agent_id is None:
+        return None
+    agent = db.session.get(Agent, agent_id)
+    if agent is None or not agent.is_active or session.get("agent_auth") != agent.password_hash[-16:]:
+        return None
+    return agent
+
+
+def login_required(view: Callable[P, R]) -> Callable[P, R]:
+    @wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        agent = console_agent()
+        if agent is None:
+            return redirect(url_for("console.login", next=request.full_path))  # type: ignore[return-value]
+        g.agent = agent
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def start_console_session(agent: Agent) -> None:
+    session.clear()
+    session["agent_id"] = agent.id
+    # Tied to the password hash, so changing the password ends every other session.
+    session["agent_auth"] = agent.password_hash[-16:]
+    session.permanent = True

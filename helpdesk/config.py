@@ -1,0 +1,73 @@
+"""Configuration from ``HELPDESK_*`` environment variables, with safe embedded defaults."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = Path(os.environ.get("HELPDESK_INSTANCE_DIR", PROJECT_ROOT / "instance"))
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(f"HELPDESK_{name}", default)
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str, default: str = "") -> list[str]:
+    return [item.strip() for item in (_env(name, default) or "").split(",") if item.strip()]
+
+
+def _instance_secret(name: str) -> str:
+    """Secrets never live in the repository: take the env var, else one generated per instance.
+
+    The generated value is kept in ``instance/`` so that restarts keep sessions and tokens valid.
+    """
+    value = _env(name)
+    if value:
+        return value
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / f"{name.lower()}.secret"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    """Read once, when the app is created, so tests can set the environment first."""
+
+    def __init__(self) -> None:
+        self.DATABASE_URL = _env("DATABASE_URL") or f"sqlite:///{INSTANCE_DIR / 'helpdesk.db'}"
+        self.SECRET_KEY = _instance_secret("SECRET_KEY")
+        self.INGEST_SECRET = _instance_secret("INGEST_SECRET")
+        self.WIDGET_SECRET = _instance_secret("WIDGET_SECRET")
+        self.INGEST_MAX_SKEW_SECONDS = int(_env("INGEST_MAX_SKEW_SECONDS", "300"))
+        self.INGEST_MAX_BATCH = int(_env("INGEST_MAX_BATCH", "5000"))
+        self.MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)))
+        self.HOST = _env("HOST", "127.0.0.1")
+        self.PORT = int(_env("PORT", "5000"))
+        self.ASYNC_MODE = _env("ASYNC_MODE", "eventlet")
+        self.SOCKETIO_MESSAGE_QUEUE = _env("SOCKETIO_MESSAGE_QUEUE")
+        self.ALLOWED_ORIGINS = _env_list("ALLOWED_ORIGINS")
+        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+        self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
+        self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
+        self.SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.BOOKINGS_PAGE_SIZE = int(_env("BOOKINGS_PAGE_SIZE", "50"))
+        self.HEALTH_WINDOW_DAYS = int(_env("HEALTH_WINDOW_DAYS", "30"))
+        self.CONNECTOR_SILENT_AFTER_MINUTES = int(_env("CONNECTOR_SILENT_AFTER_MINUTES", "15"))
+        self.SQL_ECHO = _env_bool("SQL_ECHO", False)
+
+    def as_mapping(self) -> dict[str, object]:
+        return {key: value for key, value in vars(self).items() if key.isupper()}

@@ -1,0 +1,222 @@
+"""The helpdesk's data: practices, the booking facts the platform sends, agents and the audit log.
+
+Facts are stored as they arrive (insert-only, keyed by the platform's event id); the columns
+on ``Booking`` that the bookings list filters on are a projection of those facts, recomputed
+whenever a fact about the booking arrives, so the order of arrival never matters.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from helpdesk.db import Base, utcnow
+
+INTEGRATION_MODES = ("integrated", "sidebar")
+AGENT_ROLES = ("agent", "editor", "admin")
+
+
+class Practice(Base):
+    """A clinic, keyed by the platform's own practice id; its current profile and settings."""
+
+    __tablename__ = "practices"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    name_key: Mapped[str] = mapped_column(String(200), index=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    integration_mode: Mapped[str] = mapped_column(String(16), default="integrated")
+    pms_software: Mapped[str | None] = mapped_column(String(100))
+    booking_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+    alert_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+    collision_alerts: Mapped[bool] = mapped_column(Boolean, default=True)
+    connection_alerts: Mapped[bool] = mapped_column(Boolean, default=True)
+    # False while we only know the practice from events that name it, before its profile arrives.
+    profile_known: Mapped[bool] = mapped_column(Boolean, default=False)
+    profile_effective_at: Mapped[datetime | None]
+    connector_online: Mapped[bool | None] = mapped_column(Boolean)
+    connector_state_since: Mapped[datetime | None]
+    connector_last_heartbeat_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PracticeSettings(Base):
+    """Each version of a practice's profile, so a diagnosis judges by the settings of its time."""
+
+    __tablename__ = "practice_settings"
+    __table_args__ = (Index("ix_practice_settings_practice_effective", "practice_id", "effective_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    effective_at: Mapped[datetime]
+    name: Mapped[str] = mapped_column(String(200))
+    timezone: Mapped[str] = mapped_column(String(64))
+    integration_mode: Mapped[str] = mapped_column(String(16))
+    pms_software: Mapped[str | None] = mapped_column(String(100))
+    booking_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+    alert_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+    collision_alerts: Mapped[bool] = mapped_column(Boolean)
+    connection_alerts: Mapped[bool] = mapped_column(Boolean)
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        UniqueConstraint("practice_id", "reference", name="uq_bookings_practice_reference"),
+        Index("ix_bookings_practice_appointment", "practice_id", "appointment_at", "id"),
+        Index("ix_bookings_practice_created", "practice_id", "created_at"),
+        Index("ix_bookings_practice_email_status", "practice_id", "email_status", "appointment_at", "id"),
+        Index("ix_bookings_practice_diary_status", "practice_id", "diary_status", "appointment_at", "id"),
+        Index("ix_bookings_practice_received", "practice_id", "received_ways", "appointment_at", "id"),
+        Index("ix_bookings_practice_reference_key", "practice_id", "reference_key"),
+        Index("ix_bookings_practice_last_name_key", "practice_id", "last_name_key"),
+        Index("ix_bookings_practice_first_name_key", "practice_id", "first_name_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    reference: Mapped[str] = mapped_column(String(64))
+    reference_key: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    appointment_at: Mapped[datetime]
+    practitioner: Mapped[str | None] = mapped_column(String(200))
+    appointment_type: Mapped[str | None] = mapped_column(String(200))
+    patient_first_name: Mapped[str] = mapped_column(String(100))
+    patient_last_name: Mapped[str] = mapped_column(String(100))
+    patient_date_of_birth: Mapped[date | None] = mapped_column(Date)
+    first_name_key: Mapped[str] = mapped_column(String(100))
+    last_name_key: Mapped[str] = mapped_column(String(100))
+    cancelled_at: Mapped[datetime | None]
+    # Projection of the facts, for filtering the bookings list (see helpdesk.diagnosis).
+    email_status: Mapped[str] = mapped_column(String(20))
+    diary_status: Mapped[str] = mapped_column(String(24))
+    received_ways: Mapped[int] = mapped_column(Integer)
+    source_event_id: Mapped[str] = mapped_column(String(128))
+
+    practice: Mapped[Practice] = relationship(lazy="raise")
+
+
+class BookingFact(Base):
+    """One thing that happened to a booking on a delivery channel (or its cancellation).
+
+    Keyed by practice and reference, not by booking row, because a fact may arrive before
+    the booking it is about.
+    """
+
+    __tablename__ = "booking_facts"
+    __table_args__ = (Index("ix_booking_facts_booking", "practice_id", "reference", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    reference: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(16))  # email | diary | sidebar | booking
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(32))
+    occurred_at: Mapped[datetime]
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    detail: Mapped[str | None] = mapped_column(Text)
+    pms_appointment_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class IntegrationEvent(Base):
+    """The practice's integration history: connector losses and restores, failed diary inserts."""
+
+    __tablename__ = "integration_events"
+    __table_args__ = (
+        Index("ix_integration_events_practice_time", "practice_id", "occurred_at", "id"),
+        Index("ix_integration_events_practice_kind_time", "practice_id", "kind", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))  # connection_lost | connection_restored | diary_failed
+    reason: Mapped[str | None] = mapped_column(String(32))
+    reference: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class AlertEmail(Base):
+    """An alert email the platform sent the practice about a failed insert or a lost connection."""
+
+    __tablename__ = "alert_emails"
+    __table_args__ = (
+        Index("ix_alert_emails_practice_kind_time", "practice_id", "kind", "occurred_at"),
+        Index("ix_alert_emails_practice_reference", "practice_id", "reference"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient: Mapped[str] = mapped_column(String(320))
+    reference: Mapped[str | None] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+
+
+class IngestedEvent(Base):
+    """The idempotency ledger: every event id we accepted, with what the platform sent."""
+
+    __tablename__ = "ingested_events"
+    __table_args__ = (Index("ix_ingested_events_practice_time", "practice_id", "occurred_at"),)
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    practice_id: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), default="agent")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class ApiToken(Base):
+    """A personal API token; only its SHA-256 is stored, the token itself is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100), default="default")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    agent: Mapped[Agent] = relationship(lazy="joined")
+
+
+class AuditEntry(Base):
+    """Who looked at (or revealed) which practice's booking data, and when."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_practice_time", "practice_id", "occurred_at"),
+        Index("ix_audit_log_agent_time", "agent_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(64))
+    practice_id: Mapped[str | None] = mapped_column(String(64))
+    target: Mapped[str | None] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    ip: Mapped[str | None] = mapped_column(String(64))
