@@ -1,0 +1,254 @@
+"""JSON API: the signed ingest endpoint and the booking diagnostics, for agents and practice users.
+
+Agents name the practice in the path; practice users get ``/api/v1/me/...``, scoped to the
+practice inside their widget token, so they can never ask about another practice.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy.exc import IntegrityError
+
+from helpdesk import db, ingest, queries
+from helpdesk.auth import api_agent_required, practice_user_required
+from helpdesk.db import utcnow
+from helpdesk.errors import ApiError, not_found
+from helpdesk.models import Practice
+from helpdesk.service import record_audit
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
+
+
+@bp.post("/ingest/events")
+def ingest_events() -> tuple[Response, int]:
+    body = request.get_data(cache=False)
+    ingest.verify_signature(
+        current_app.config["INGEST_SECRET"],
+        request.headers.get("X-Helpdesk-Timestamp"),
+        request.headers.get("X-Helpdesk-Signature"),
+        body,
+        current_app.config["INGEST_MAX_SKEW_SECONDS"],
+    )
+    try:
+        payload = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from exc
+    events = ingest.parse_batch(payload, current_app.config["INGEST_MAX_BATCH"])
+    for attempt in (1, 2):
+        try:
+            result = ingest.apply_events(db.session(), events)
+            db.session.commit()
+            break
+        except IntegrityError:
+            # A concurrent request stored some of the same events first: retry, they now count as repeats.
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    return jsonify({"accepted": result.accepted, "duplicates": result.duplicates}), 200
+
+
+# --- shared readers --------------------------------------------------------------------------
+
+def _practice(practice_id: str) -> Practice:
+    practice = db.session.get(Practice, practice_id)
+    if practice is None:
+        raise not_found("practice")
+    return practice
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number") from exc
+    if not low <= value <= high:
+        raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}")
+    return value
+
+
+def _moment_arg(name: str, tz: ZoneInfo, end_of_day: bool = False) -> datetime | None:
+    """A date (a day in the practice's time zone) or an ISO date-time with offset."""
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            day = datetime.combine(datetime.fromisoformat(raw).date(), time.min, tz)
+            return day + timedelta(days=1) if end_of_day else day
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ApiError(400, "invalid_parameter", f"{name} must be a date (YYYY-MM-DD) or an ISO date-time") from exc
+    if parsed.tzinfo is None:
+        raise ApiError(400, "invalid_parameter", f"{name} must include a UTC offset")
+    return parsed
+
+
+def _choices_arg(name: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    values = tuple(v for v in request.args.get(name, "").split(",") if v)
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        raise ApiError(400, "invalid_parameter", f"{name} must be among {', '.join(allowed)}; got {', '.join(unknown)}")
+    return values
+
+
+def booking_filters(practice: Practice) -> queries.BookingFilters:
+    tz = ZoneInfo(practice.timezone)
+    q = request.args.get("q", "")
+    if len(q) > 200:
+        raise ApiError(400, "invalid_parameter", "q must be at most 200 characters")
+    return queries.BookingFilters(
+        q=q,
+        date_from=_moment_arg("from", tz),
+        date_to=_moment_arg("to", tz, end_of_day=True),
+        email_status=_choices_arg("email_status", queries.EMAIL_STATUSES),
+        diary_status=_choices_arg("diary_status", queries.DIARY_STATUSES),
+        missed_only=request.args.get("missed") in ("1", "true"),
+    )
+
+
+def bookings_payload(practice: Practice, reveal: bool) -> dict[str, Any]:
+    rows, next_cursor = queries.list_bookings(
+        db.session(), practice.id, booking_filters(practice), request.args.get("cursor"),
+        _int_arg("limit", current_app.config["BOOKINGS_PAGE_SIZE"], 1, queries.MAX_PAGE),
+    )
+    return {
+        "practice_id": practice.id,
+        "timezone": practice.timezone,
+        "bookings": [queries.booking_row(b, reveal) for b in rows],
+        "next_cursor": next_cursor,
+    }
+
+
+def diagnosis_payload(practice: Practice, reference: str, reveal: bool) -> dict[str, Any]:
+    verdict = queries.diagnose_booking(db.session(), practice.id, reference, utcnow(), reveal=reveal)
+    if verdict is None:
+        raise not_found("booking")
+    return {**verdict, "timezone": practice.timezone}
+
+
+def events_payload(practice: Practice) -> dict[str, Any]:
+    tz = ZoneInfo(practice.timezone)
+    rows, next_cursor = queries.list_integration_events(
+        db.session(), practice.id, _choices_arg("kind", queries.INTEGRATION_KINDS),
+        _moment_arg("since", tz), _moment_arg("until", tz, end_of_day=True), request.args.get("cursor"),
+        _int_arg("limit", 50, 1, queries.MAX_PAGE),
+    )
+    return {"practice_id": practice.id, "events": [queries.integration_event_row(e) for e in rows],
+            "next_cursor": next_cursor}
+
+
+def health_payload(practice: Practice) -> dict[str, Any]:
+    config = current_app.config
+    return queries.health(
+        db.session(), practice, utcnow(), _int_arg("window_days", config["HEALTH_WINDOW_DAYS"], 1, 365),
+        timedelta(minutes=config["CONNECTOR_SILENT_AFTER_MINUTES"]),
+    )
+
+
+def _reveal_requested() -> bool:
+    return request.args.get("reveal") in ("1", "true")
+
+
+def _audit(action: str, practice_id: str, target: str | None = None, **detail: Any) -> None:
+    record_audit(db.session(), g.agent, action, practice_id, target, ip=request.remote_addr, **detail)
+    db.session.commit()
+
+
+# --- agents ----------------------------------------------------------------------------------
+
+@bp.get("/practices")
+@api_agent_required
+def practices() -> Response:
+    q = request.args.get("q", "")[:200]
+    return jsonify({"practices": [queries.practice_summary(p) for p in queries.search_practices(db.session(), q)]})
+
+
+@bp.get("/practices/<practice_id>")
+@api_agent_required
+def practice(practice_id: str) -> Response:
+    return jsonify(queries.practice_summary(_practice(practice_id)))
+
+
+@bp.get("/practices/<practice_id>/bookings")
+@api_agent_required
+def practice_bookings(practice_id: str) -> Response:
+    found = _practice(practice_id)
+    reveal = _reveal_requested()
+    payload = bookings_payload(found, reveal)
+    _audit("reveal_patients" if reveal else "view_bookings", found.id, detail_count=len(payload["bookings"]))
+    return jsonify(payload)
+
+
+@bp.get("/practices/<practice_id>/bookings/<reference>/diagnosis")
+@api_agent_required
+def practice_diagnosis(practice_id: str, reference: str) -> Response:
+    found = _practice(practice_id)
+    reveal = _reveal_requested()
+    payload = diagnosis_payload(found, reference, reveal)
+    _audit("reveal_patient" if reveal else "view_diagnosis", found.id, reference)
+    return jsonify(payload)
+
+
+@bp.get("/practices/<practice_id>/integration-events")
+@api_agent_required
+def practice_integration_events(practice_id: str) -> Response:
+    return jsonify(events_payload(_practice(practice_id)))
+
+
+@bp.get("/practices/<practice_id>/health")
+@api_agent_required
+def practice_health(practice_id: str) -> Response:
+    return jsonify(health_payload(_practice(practice_id)))
+
+
+# --- practice users (widget token) -----------------------------------------------------------
+
+def _own_practice() -> Practice:
+    return _practice(g.practice_user.practice_id)
+
+
+@bp.get("/me/bookings")
+@practice_user_required
+def my_bookings() -> Response:
+    return jsonify(bookings_payload(_own_practice(), reveal=True))
+
+
+@bp.get("/me/bookings/<reference>/diagnosis")
+@practice_user_required
+def my_diagnosis(reference: str) -> Response:
+    return jsonify(diagnosis_payload(_own_practice(), reference, reveal=True))
+
+
+@bp.get("/me/integration-events")
+@practice_user_required
+def my_integration_events() -> Response:
+    return jsonify(events_payload(_own_practice()))
+
+
+@bp.get("/me/health")
+@practice_user_required
+def my_health() -> Response:
+    return jsonify(health_payload(_own_practice()))
+
+
+# --- the contract ----------------------------------------------------------------------------
+
+@bp.get("/openapi.yaml")
+def openapi_yaml() -> Response:
+    return Response(OPENAPI_PATH.read_text(), mimetype="application/yaml")
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    return jsonify(yaml.safe_load(OPENAPI_PATH.read_text()))

@@ -1,0 +1,542 @@
+"""The ingest API's rules: verify the platform's signature, validate a batch, apply it.
+
+A batch is validated whole before anything is written, then applied in one transaction (the
+caller commits). Events are idempotent by id, and every fact is stored as it comes, so events
+may arrive in any order and the state still converges (see ``helpdesk.diagnosis.project``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from helpdesk import diagnosis
+from helpdesk.db import utcnow
+from helpdesk.errors import ApiError
+from helpdesk.models import (
+    INTEGRATION_MODES,
+    AlertEmail,
+    Booking,
+    BookingFact,
+    IngestedEvent,
+    IntegrationEvent,
+    Practice,
+    PracticeSettings,
+)
+from helpdesk.queries import load_settings_history, name_key
+
+EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+SQL_CHUNK = 500
+
+
+# --- signature -------------------------------------------------------------------------------
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify_signature(secret: str, timestamp: str | None, signature: str | None, body: bytes, max_skew: int) -> None:
+    if not timestamp or not signature:
+        raise ApiError(401, "unsigned", "X-Helpdesk-Timestamp and X-Helpdesk-Signature are required")
+    try:
+        sent_at = int(timestamp)
+    except ValueError as exc:
+        raise ApiError(401, "bad_timestamp", "X-Helpdesk-Timestamp must be unix seconds") from exc
+    if abs(time.time() - sent_at) > max_skew:
+        raise ApiError(401, "stale_timestamp", f"the timestamp is more than {max_skew} seconds from now")
+    if not hmac.compare_digest(sign(secret, timestamp, body), signature.strip()):
+        raise ApiError(401, "bad_signature", "the signature does not match the body")
+
+
+# --- validation ------------------------------------------------------------------------------
+
+class EventError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    type: str
+    occurred_at: datetime
+    practice_id: str
+    data: dict[str, Any]
+    raw: dict[str, Any]
+
+
+def _string(data: dict[str, Any], name: str, max_len: int, required: bool = True, prefix: str = "data.") -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        if required:
+            raise EventError(prefix + name, "is required")
+        return None
+    if not isinstance(value, str):
+        raise EventError(prefix + name, "must be a string")
+    value = value.strip()
+    if required and not value:
+        raise EventError(prefix + name, "must not be blank")
+    if len(value) > max_len:
+        raise EventError(prefix + name, f"must be at most {max_len} characters")
+    if any(unicodedata.category(ch) == "Cc" for ch in value):
+        raise EventError(prefix + name, "must not contain control characters")
+    return value
+
+
+def _timestamp(value: Any, field: str) -> datetime:
+    if not isinstance(value, str):
+        raise EventError(field, "must be an ISO 8601 date-time string")
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError as exc:
+        raise EventError(field, "must be an ISO 8601 date-time") from exc
+    if parsed.tzinfo is None:
+        raise EventError(field, "must include a UTC offset (for example 2026-11-26T09:30:00Z)")
+    return parsed
+
+
+def _email(value: Any, field: str) -> str:
+    if not isinstance(value, str) or len(value) > 320 or not EMAIL_RE.match(value.strip()):
+        raise EventError(field, "must be an email address")
+    return value.strip()
+
+
+def _email_list(settings: dict[str, Any], name: str) -> list[str]:
+    value = settings.get(name, [])
+    if not isinstance(value, list) or len(value) > 20:
+        raise EventError(f"data.notification_settings.{name}", "must be a list of at most 20 email addresses")
+    return [_email(item, f"data.notification_settings.{name}[{i}]") for i, item in enumerate(value)]
+
+
+def _bool(settings: dict[str, Any], name: str, default: bool) -> bool:
+    value = settings.get(name, default)
+    if not isinstance(value, bool):
+        raise EventError(f"data.notification_settings.{name}", "must be true or false")
+    return value
+
+
+def _object(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise EventError(f"data.{name}", "must be an object")
+    return value
+
+
+def _practice_profile(data: dict[str, Any]) -> dict[str, Any]:
+    timezone_name = _string(data, "timezone", 64, required=False) or "UTC"
+    try:
+        ZoneInfo(timezone_name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise EventError("data.timezone", "must be an IANA time zone such as Europe/London") from exc
+    integration = _object(data, "integration")
+    mode = integration.get("mode", "integrated")
+    if mode not in INTEGRATION_MODES:
+        raise EventError("data.integration.mode", f"must be one of {', '.join(INTEGRATION_MODES)}")
+    settings = _object(data, "notification_settings")
+    return {
+        "name": _string(data, "name", 200),
+        "timezone": timezone_name,
+        "integration_mode": mode,
+        "pms_software": _string(integration, "software", 100, required=False, prefix="data.integration."),
+        "booking_emails": _email_list(settings, "booking_emails"),
+        "alert_emails": _email_list(settings, "alert_emails"),
+        "collision_alerts": _bool(settings, "collision_alerts", True),
+        "connection_alerts": _bool(settings, "connection_alerts", True),
+    }
+
+
+def _booking(data: dict[str, Any]) -> dict[str, Any]:
+    patient = _object(data, "patient")
+    dob_text = _string(patient, "date_of_birth", 10, required=False, prefix="data.patient.")
+    try:
+        dob = date.fromisoformat(dob_text) if dob_text else None
+    except ValueError as exc:
+        raise EventError("data.patient.date_of_birth", "must be a date (YYYY-MM-DD)") from exc
+    if "appointment_at" not in data:
+        raise EventError("data.appointment_at", "is required")
+    return {
+        "reference": _string(data, "reference", 64),
+        "appointment_at": _timestamp(data["appointment_at"], "data.appointment_at"),
+        "practitioner": _string(data, "practitioner", 200, required=False),
+        "appointment_type": _string(data, "appointment_type", 200, required=False),
+        "first_name": _string(patient, "first_name", 100, prefix="data.patient."),
+        "last_name": _string(patient, "last_name", 100, prefix="data.patient."),
+        "date_of_birth": dob,
+    }
+
+
+def _reference_only(data: dict[str, Any]) -> dict[str, Any]:
+    return {"reference": _string(data, "reference", 64)}
+
+
+def _email_outcome(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "reference": _string(data, "reference", 64),
+        "recipient": _email(data.get("recipient"), "data.recipient"),
+        "detail": _string(data, "detail", 2000, required=False),
+    }
+
+
+def _diary_inserted(data: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "reference": _string(data, "reference", 64),
+        "pms_appointment_id": _string(data, "pms_appointment_id", 128, required=False),
+    }
+
+
+def _diary_failed(data: dict[str, Any]) -> dict[str, Any]:
+    reason = data.get("reason")
+    if reason not in diagnosis.DIARY_FAILURES:
+        raise EventError("data.reason", f"must be one of {', '.join(diagnosis.DIARY_FAILURES)}")
+    return {
+        "reference": _string(data, "reference", 64),
+        "reason": reason,
+        "detail": _string(data, "detail", 2000, required=False),
+    }
+
+
+def _connector(data: dict[str, Any]) -> dict[str, Any]:
+    return {"detail": _string(data, "detail", 2000, required=False)}
+
+
+def _alert(data: dict[str, Any]) -> dict[str, Any]:
+    kind = data.get("kind")
+    if kind not in diagnosis.ALERT_KINDS:
+        raise EventError("data.kind", f"must be one of {', '.join(diagnosis.ALERT_KINDS)}")
+    return {
+        "kind": kind,
+        "recipient": _email(data.get("recipient"), "data.recipient"),
+        "reference": _string(data, "reference", 64, required=False),
+    }
+
+
+VALIDATORS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "practice.upserted": _practice_profile,
+    "booking.created": _booking,
+    "booking.cancelled": _reference_only,
+    "email.sent": _email_outcome,
+    "email.delivered": _email_outcome,
+    "email.bounced": _email_outcome,
+    "email.failed": _email_outcome,
+    "diary.inserted": _diary_inserted,
+    "diary.failed": _diary_failed,
+    "sidebar.alerted": _reference_only,
+    "sidebar.transferred": _reference_only,
+    "connector.heartbeat": _connector,
+    "connector.connection_lost": _connector,
+    "connector.connection_restored": _connector,
+    "alert.sent": _alert,
+}
+
+
+def parse_event(raw: Any) -> Event:
+    if not isinstance(raw, dict):
+        raise EventError("", "must be a JSON object")
+    event_id = _string(raw, "id", 128, prefix="")
+    event_type = raw.get("type")
+    if event_type not in VALIDATORS:
+        raise EventError("type", f"must be one of {', '.join(VALIDATORS)}")
+    if "occurred_at" not in raw:
+        raise EventError("occurred_at", "is required")
+    occurred_at = _timestamp(raw["occurred_at"], "occurred_at")
+    practice_id = _string(raw, "practice_id", 64, prefix="")
+    data = raw.get("data", {})
+    if not isinstance(data, dict):
+        raise EventError("data", "must be an object")
+    return Event(event_id, event_type, occurred_at, practice_id, VALIDATORS[event_type](data), raw)  # type: ignore[arg-type]
+
+
+def parse_batch(payload: Any, max_batch: int) -> list[Event]:
+    """All events or an error naming the first bad one: a batch is never half-applied."""
+    raws = payload if isinstance(payload, list) else [payload]
+    if not raws:
+        raise ApiError(422, "empty_batch", "the batch holds no events")
+    if len(raws) > max_batch:
+        raise ApiError(413, "batch_too_large", f"at most {max_batch} events per request")
+    events = []
+    for index, raw in enumerate(raws):
+        try:
+            events.append(parse_event(raw))
+        except EventError as exc:
+            event_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
+            where = f"event {index}" + (f" ({event_id!r})" if event_id else "")
+            field = f" field {exc.field!r}" if exc.field else ""
+            raise ApiError(
+                422, "invalid_event", f"{where}{field} {exc.message}",
+                event_index=index, event_id=event_id, field=exc.field or None,
+            ) from exc
+    return events
+
+
+# --- application -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+
+
+def _chunks(items: Sequence[Any], size: int = SQL_CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _new_events(session: Session, events: Sequence[Event]) -> tuple[list[Event], int]:
+    seen: set[str] = set()
+    ids = list({e.id for e in events})
+    for chunk in _chunks(ids):
+        seen.update(session.scalars(select(IngestedEvent.id).where(IngestedEvent.id.in_(chunk))))
+    fresh = []
+    for event in events:
+        if event.id not in seen:
+            seen.add(event.id)
+            fresh.append(event)
+    return fresh, len(events) - len(fresh)
+
+
+def _ensure_practices(session: Session, practice_ids: set[str]) -> None:
+    """A practice may be named by a booking before its profile arrives: keep a placeholder."""
+    existing = set(session.scalars(select(Practice.id).where(Practice.id.in_(practice_ids))))
+    missing = sorted(practice_ids - existing)
+    if missing:
+        session.execute(insert(Practice), [
+            {"id": pid, "name": pid, "name_key": name_key(pid), "timezone": "UTC", "integration_mode": "integrated",
+             "booking_emails": [], "alert_emails": [], "collision_alerts": True, "connection_alerts": True,
+             "profile_known": False}
+            for pid in missing
+        ])
+
+
+FACTS = {
+    "booking.cancelled": ("booking", "cancelled"),
+    "email.sent": ("email", "sent"),
+    "email.delivered": ("email", "delivered"),
+    "email.bounced": ("email", "bounced"),
+    "email.failed": ("email", "failed"),
+    "diary.inserted": ("diary", "inserted"),
+    "diary.failed": ("diary", "failed"),
+    "sidebar.alerted": ("sidebar", "alerted"),
+    "sidebar.transferred": ("sidebar", "transferred"),
+}
+CONNECTOR_KINDS = {"connector.connection_lost": "connection_lost", "connector.connection_restored": "connection_restored"}
+
+
+class _Batch:
+    """The rows one batch adds, gathered per table so each is written with one statement."""
+
+    def __init__(self) -> None:
+        self.facts: list[dict[str, Any]] = []
+        self.integration: list[dict[str, Any]] = []
+        self.alerts: list[dict[str, Any]] = []
+        self.settings: list[dict[str, Any]] = []
+        self.bookings: dict[tuple[str, str], Event] = {}
+        self.touched: set[tuple[str, str]] = set()
+        self.heartbeats: dict[str, datetime] = {}
+        self.connector: dict[str, tuple[datetime, bool]] = {}
+
+    def add(self, event: Event) -> None:
+        data, pid = event.data, event.practice_id
+        common = {"event_id": event.id, "practice_id": pid, "occurred_at": event.occurred_at}
+        if event.type == "practice.upserted":
+            self.settings.append({"event_id": event.id, "practice_id": pid, "effective_at": event.occurred_at, **data})
+        elif event.type == "booking.created":
+            key = (pid, data["reference"])
+            current = self.bookings.get(key)
+            if current is None or current.occurred_at <= event.occurred_at:
+                self.bookings[key] = event
+            self.touched.add(key)
+        elif event.type in FACTS:
+            channel, outcome = FACTS[event.type]
+            self.facts.append({
+                **common, "reference": data["reference"], "channel": channel, "outcome": outcome,
+                "reason": data.get("reason"), "recipient": data.get("recipient"), "detail": data.get("detail"),
+                "pms_appointment_id": data.get("pms_appointment_id"),
+            })
+            self.touched.add((pid, data["reference"]))
+            if event.type == "diary.failed":
+                self.integration.append({**common, "kind": "diary_failed", "reason": data["reason"],
+                                         "reference": data["reference"], "detail": data.get("detail")})
+        elif event.type in CONNECTOR_KINDS:
+            kind = CONNECTOR_KINDS[event.type]
+            self.integration.append({**common, "kind": kind, "reason": None, "reference": None,
+                                     "detail": data.get("detail")})
+            latest = self.connector.get(pid)
+            if latest is None or latest[0] <= event.occurred_at:
+                self.connector[pid] = (event.occurred_at, kind == "connection_restored")
+        elif event.type == "connector.heartbeat":
+            self.heartbeats[pid] = max(event.occurred_at, self.heartbeats.get(pid, event.occurred_at))
+        elif event.type == "alert.sent":
+            self.alerts.append({**common, **data})
+
+
+def apply_events(session: Session, events: Sequence[Event]) -> IngestResult:
+    """Store a validated batch; the caller commits (or rolls back) the whole of it."""
+    fresh, duplicates = _new_events(session, events)
+    if not fresh:
+        return IngestResult(0, duplicates)
+    _ensure_practices(session, {e.practice_id for e in fresh})
+    received_at = utcnow()
+    session.execute(insert(IngestedEvent), [
+        {"id": e.id, "type": e.type, "practice_id": e.practice_id, "occurred_at": e.occurred_at,
+         "received_at": received_at, "payload": e.raw}
+        for e in fresh
+    ])
+    batch = _Batch()
+    for event in fresh:
+        batch.add(event)
+    for model, rows in ((BookingFact, batch.facts), (IntegrationEvent, batch.integration),
+                        (AlertEmail, batch.alerts), (PracticeSettings, batch.settings)):
+        if rows:
+            session.execute(insert(model), rows)
+    _apply_profiles(session, batch.settings)
+    _apply_connector(session, batch.connector, batch.heartbeats)
+    _upsert_bookings(session, batch.bookings)
+    refresh_projections(session, batch.touched)
+    _refresh_after_settings(session, batch.settings)
+    return IngestResult(len(fresh), duplicates)
+
+
+def _apply_profiles(session: Session, versions: list[dict[str, Any]]) -> None:
+    latest: dict[str, dict[str, Any]] = {}
+    for version in versions:
+        current = latest.get(version["practice_id"])
+        if current is None or current["effective_at"] <= version["effective_at"]:
+            latest[version["practice_id"]] = version
+    for pid, version in latest.items():
+        practice = session.get(Practice, pid)
+        assert practice is not None
+        if practice.profile_effective_at is not None and practice.profile_effective_at > version["effective_at"]:
+            continue  # an older profile arrived late: kept as history, not as the current one
+        for name in ("name", "timezone", "integration_mode", "pms_software", "booking_emails", "alert_emails",
+                     "collision_alerts", "connection_alerts"):
+            setattr(practice, name, version[name])
+        practice.name_key = name_key(version["name"])
+        practice.profile_known = True
+        practice.profile_effective_at = version["effective_at"]
+
+
+def _apply_connector(session: Session, states: dict[str, tuple[datetime, bool]], beats: dict[str, datetime]) -> None:
+    for pid in states.keys() | beats.keys():
+        practice = session.get(Practice, pid)
+        assert practice is not None
+        if pid in states:
+            since, online = states[pid]
+            if practice.connector_state_since is None or practice.connector_state_since <= since:
+                practice.connector_online, practice.connector_state_since = online, since
+        if pid in beats and (practice.connector_last_heartbeat_at is None
+                             or practice.connector_last_heartbeat_at < beats[pid]):
+            practice.connector_last_heartbeat_at = beats[pid]
+    session.flush()
+
+
+def _booking_columns(event: Event) -> dict[str, Any]:
+    data = event.data
+    return {
+        "appointment_at": data["appointment_at"],
+        "practitioner": data["practitioner"],
+        "appointment_type": data["appointment_type"],
+        "patient_first_name": data["first_name"],
+        "patient_last_name": data["last_name"],
+        "patient_date_of_birth": data["date_of_birth"],
+        "first_name_key": name_key(data["first_name"]),
+        "last_name_key": name_key(data["last_name"]),
+        "source_event_id": event.id,
+    }
+
+
+def _upsert_bookings(session: Session, created: dict[tuple[str, str], Event]) -> None:
+    """A repeated ``booking.created`` (same reference, new event id) amends the booking if newer."""
+    if not created:
+        return
+    keys = list(created)
+    existing: dict[tuple[str, str], tuple[int, datetime]] = {}
+    for chunk in _chunks(keys):
+        rows = session.execute(
+            select(Booking.practice_id, Booking.reference, Booking.id, Booking.created_at)
+            .where(tuple_(Booking.practice_id, Booking.reference).in_(chunk))
+        )
+        existing.update({(r.practice_id, r.reference): (r.id, r.created_at) for r in rows})
+    new_rows, changed = [], []
+    for key, event in created.items():
+        if key not in existing:
+            new_rows.append({
+                "practice_id": key[0], "reference": key[1], "reference_key": key[1].lower(),
+                "created_at": event.occurred_at, "email_status": "pending", "diary_status": "pending",
+                "received_ways": 1, **_booking_columns(event),
+            })
+        elif existing[key][1] <= event.occurred_at:
+            changed.append({"id": existing[key][0], **_booking_columns(event)})
+    if new_rows:
+        session.execute(insert(Booking), new_rows)
+    if changed:
+        session.execute(update(Booking), changed)
+
+
+def _load_facts(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], list[diagnosis.Fact]]:
+    facts: dict[tuple[str, str], list[diagnosis.Fact]] = {}
+    for chunk in _chunks(keys):
+        rows = session.execute(
+            select(BookingFact.practice_id, BookingFact.reference, BookingFact.channel, BookingFact.outcome,
+                   BookingFact.occurred_at, BookingFact.reason, BookingFact.recipient)
+            .where(tuple_(BookingFact.practice_id, BookingFact.reference).in_(chunk))
+        )
+        for r in rows:
+            facts.setdefault((r.practice_id, r.reference), []).append(
+                diagnosis.Fact(r.channel, r.outcome, r.occurred_at, reason=r.reason, recipient=r.recipient)
+            )
+    return facts
+
+
+def refresh_projections(session: Session, keys: Iterable[tuple[str, str]]) -> int:
+    """Recompute the stored channel statuses of these bookings from all their facts."""
+    keys = sorted(keys)
+    if not keys:
+        return 0
+    bookings: list[Any] = []
+    for chunk in _chunks(keys):
+        bookings.extend(session.execute(
+            select(Booking.id, Booking.practice_id, Booking.reference, Booking.created_at,
+                   Booking.appointment_at, Booking.email_status, Booking.diary_status,
+                   Booking.received_ways, Booking.cancelled_at)
+            .where(tuple_(Booking.practice_id, Booking.reference).in_(chunk))
+        ))
+    if not bookings:
+        return 0
+    facts = _load_facts(session, [(b.practice_id, b.reference) for b in bookings])
+    histories = {pid: load_settings_history(session, pid) for pid in {b.practice_id for b in bookings}}
+    changes = []
+    for b in bookings:
+        record = diagnosis.BookingRecord(b.reference, b.created_at, b.appointment_at)
+        p = diagnosis.project(record, facts.get((b.practice_id, b.reference), []), histories[b.practice_id])
+        current = (b.email_status, b.diary_status, b.received_ways, b.cancelled_at)
+        if current != (p.email_status, p.diary_status, p.received_ways, p.cancelled_at):
+            changes.append({"id": b.id, "email_status": p.email_status, "diary_status": p.diary_status,
+                            "received_ways": p.received_ways, "cancelled_at": p.cancelled_at})
+    if changes:
+        session.execute(update(Booking), changes)
+    return len(changes)
+
+
+def _refresh_after_settings(session: Session, versions: list[dict[str, Any]]) -> None:
+    """Settings decide "no email configured" for bookings without email facts: re-judge those."""
+    for pid in {v["practice_id"] for v in versions}:
+        keys = session.execute(
+            select(Booking.practice_id, Booking.reference).where(
+                Booking.practice_id == pid, Booking.email_status.in_(("pending", "not_configured"))
+            )
+        )
+        refresh_projections(session, [(k.practice_id, k.reference) for k in keys])

@@ -1,0 +1,393 @@
+"""Read paths over the booking data: the diagnosis case, bookings list, timeline and health.
+
+Every function takes the practice explicitly; callers decide who may ask for which practice.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from helpdesk import diagnosis
+from helpdesk.errors import ApiError
+from helpdesk.models import AlertEmail, Booking, BookingFact, IntegrationEvent, Practice, PracticeSettings
+
+EMAIL_STATUSES = ("delivered", "sent", "bounced", "failed", "not_configured", "pending")
+DIARY_STATUSES = ("inserted", "sidebar_alerted", "sidebar_transferred", *diagnosis.DIARY_FAILURES, "pending")
+INTEGRATION_KINDS = ("connection_lost", "connection_restored", "diary_failed")
+MAX_PAGE = 200
+
+
+def name_key(name: str) -> str:
+    """Case- and accent-insensitive key used for prefix search."""
+    folded = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return " ".join(folded.lower().split())
+
+
+def load_settings_history(session: Session, practice_id: str) -> list[diagnosis.Settings]:
+    rows = session.scalars(
+        select(PracticeSettings)
+        .where(PracticeSettings.practice_id == practice_id)
+        .order_by(PracticeSettings.effective_at, PracticeSettings.id)
+    )
+    return [
+        diagnosis.Settings(
+            effective_at=r.effective_at, integration_mode=r.integration_mode, pms_software=r.pms_software,
+            booking_emails=tuple(r.booking_emails or ()), alert_emails=tuple(r.alert_emails or ()),
+            collision_alerts=r.collision_alerts, connection_alerts=r.connection_alerts,
+        )
+        for r in rows
+    ]
+
+
+def find_booking(session: Session, practice_id: str, reference: str) -> Booking | None:
+    return session.scalar(select(Booking).where(Booking.practice_id == practice_id, Booking.reference == reference))
+
+
+def _facts(session: Session, practice_id: str, reference: str) -> list[diagnosis.Fact]:
+    rows = session.scalars(
+        select(BookingFact)
+        .where(BookingFact.practice_id == practice_id, BookingFact.reference == reference)
+        .order_by(BookingFact.occurred_at, BookingFact.id)
+    )
+    return [
+        diagnosis.Fact(r.channel, r.outcome, r.occurred_at, reason=r.reason, recipient=r.recipient,
+                       detail=r.detail, pms_appointment_id=r.pms_appointment_id)
+        for r in rows
+    ]
+
+
+def _connector_transitions(session: Session, practice_id: str, start: datetime, end: datetime) -> list[tuple[datetime, str]]:
+    """Lost/restored events from the last one before ``start`` to the first one after ``end``."""
+    kinds = IntegrationEvent.kind.in_(("connection_lost", "connection_restored"))
+    base = select(IntegrationEvent.occurred_at, IntegrationEvent.kind).where(
+        IntegrationEvent.practice_id == practice_id, kinds
+    )
+    before = session.execute(
+        base.where(IntegrationEvent.occurred_at <= start).order_by(IntegrationEvent.occurred_at.desc()).limit(1)
+    ).all()
+    during = session.execute(
+        base.where(IntegrationEvent.occurred_at > start, IntegrationEvent.occurred_at <= end)
+        .order_by(IntegrationEvent.occurred_at).limit(1000)
+    ).all()
+    after = session.execute(
+        base.where(IntegrationEvent.occurred_at > end).order_by(IntegrationEvent.occurred_at).limit(1)
+    ).all()
+    return [(r.occurred_at, r.kind) for r in (*before, *during, *after)]
+
+
+def outages_from(transitions: Sequence[tuple[datetime, str]]) -> list[diagnosis.Outage]:
+    outages: list[diagnosis.Outage] = []
+    opened: datetime | None = None
+    for moment, kind in sorted(transitions):
+        if kind == "connection_lost" and opened is None:
+            opened = moment
+        elif kind == "connection_restored" and opened is not None:
+            outages.append(diagnosis.Outage(opened, moment))
+            opened = None
+    if opened is not None:
+        outages.append(diagnosis.Outage(opened, None))
+    return outages
+
+
+def load_case(session: Session, booking: Booking, now: datetime) -> diagnosis.Case:
+    facts = _facts(session, booking.practice_id, booking.reference)
+    last_fact = max([booking.created_at, *(f.occurred_at for f in facts)])
+    outages = outages_from(_connector_transitions(session, booking.practice_id, booking.created_at, last_fact))
+    window_start = min([booking.created_at, *(o.started_at for o in outages)]) - diagnosis.ALERT_WINDOW_BEFORE
+    window_end = max([last_fact, *(o.ended_at or now for o in outages)]) + diagnosis.ALERT_WINDOW_AFTER
+    alerts = session.scalars(
+        select(AlertEmail).where(
+            AlertEmail.practice_id == booking.practice_id,
+            or_(
+                AlertEmail.reference == booking.reference,
+                and_(AlertEmail.kind == "connection_lost", AlertEmail.occurred_at.between(window_start, window_end)),
+            ),
+        ).order_by(AlertEmail.occurred_at).limit(500)
+    )
+    return diagnosis.Case(
+        booking=diagnosis.BookingRecord(
+            booking.reference, booking.created_at, booking.appointment_at, booking.practitioner,
+            booking.appointment_type, booking.patient_first_name, booking.patient_last_name,
+            booking.patient_date_of_birth,
+        ),
+        facts=facts,
+        settings_history=load_settings_history(session, booking.practice_id),
+        now=now,
+        outages=outages,
+        alerts=[diagnosis.Alert(a.kind, a.recipient, a.occurred_at, a.reference) for a in alerts],
+    )
+
+
+def mask_name(first: str, last: str) -> str:
+    """"J. Sm…": enough for an agent to match a caller, not enough to identify a patient."""
+    initial = f"{first[:1].upper()}. " if first else ""
+    return f"{initial}{last[:2]}…" if len(last) > 2 else f"{initial}{last[:1]}…"
+
+
+def patient_view(booking: Booking, reveal: bool) -> dict[str, Any]:
+    if not reveal:
+        return {"name": mask_name(booking.patient_first_name, booking.patient_last_name), "masked": True}
+    return {
+        "name": f"{booking.patient_first_name} {booking.patient_last_name}",
+        "first_name": booking.patient_first_name,
+        "last_name": booking.patient_last_name,
+        "date_of_birth": booking.patient_date_of_birth.isoformat() if booking.patient_date_of_birth else None,
+        "masked": False,
+    }
+
+
+def diagnose_booking(session: Session, practice_id: str, reference: str, now: datetime, reveal: bool = False) -> dict[str, Any] | None:
+    booking = find_booking(session, practice_id, reference)
+    if booking is None:
+        return None
+    verdict = diagnosis.diagnose(load_case(session, booking, now))
+    return {"practice_id": practice_id, **verdict, "patient": patient_view(booking, reveal)}
+
+
+# --- bookings list ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BookingFilters:
+    q: str = ""
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    email_status: tuple[str, ...] = ()
+    diary_status: tuple[str, ...] = ()
+    missed_only: bool = False
+
+
+def encode_cursor(appointment_at: datetime, booking_id: int) -> str:
+    raw = json.dumps([appointment_at.isoformat(), booking_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        moment, booking_id = json.loads(raw)
+        parsed = datetime.fromisoformat(moment)
+        if parsed.tzinfo is None or not isinstance(booking_id, int):
+            raise ValueError
+        return parsed, booking_id
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
+        raise ApiError(400, "bad_cursor", "the cursor is not one this API gave out") from exc
+
+
+def _prefix(column: Any, text: str) -> Any:
+    """An index-friendly ``LIKE 'text%'`` for the ASCII-folded key columns."""
+    return and_(column >= text, column < text[:-1] + chr(ord(text[-1]) + 1))
+
+
+def _text_filter(q: str) -> Any:
+    key = name_key(q)
+    words = key.split()
+    if not words:
+        return None
+    options = [_prefix(Booking.reference_key, q.strip().lower())]
+    if len(words) == 1:
+        options += [_prefix(Booking.last_name_key, key), _prefix(Booking.first_name_key, key)]
+    else:
+        first, last = words[0], " ".join(words[1:])
+        options += [
+            and_(_prefix(Booking.first_name_key, first), _prefix(Booking.last_name_key, last)),
+            and_(_prefix(Booking.last_name_key, words[0]), _prefix(Booking.first_name_key, words[-1])),
+            _prefix(Booking.last_name_key, key),
+        ]
+    return or_(*options)
+
+
+def list_bookings(
+    session: Session, practice_id: str, filters: BookingFilters, cursor: str | None, limit: int
+) -> tuple[list[Booking], str | None]:
+    limit = max(1, min(limit, MAX_PAGE))
+    query = select(Booking).where(Booking.practice_id == practice_id)
+    if filters.q.strip():
+        query = query.where(_text_filter(filters.q))
+    if filters.date_from is not None:
+        query = query.where(Booking.appointment_at >= filters.date_from)
+    if filters.date_to is not None:
+        query = query.where(Booking.appointment_at < filters.date_to)
+    if filters.email_status:
+        query = query.where(Booking.email_status.in_(filters.email_status))
+    if filters.diary_status:
+        query = query.where(Booking.diary_status.in_(filters.diary_status))
+    if filters.missed_only:
+        query = query.where(Booking.received_ways < 3)
+    if cursor:
+        moment, booking_id = decode_cursor(cursor)
+        query = query.where(or_(Booking.appointment_at < moment,
+                                and_(Booking.appointment_at == moment, Booking.id < booking_id)))
+    rows = list(session.scalars(query.order_by(Booking.appointment_at.desc(), Booking.id.desc()).limit(limit + 1)))
+    next_cursor = encode_cursor(rows[limit - 1].appointment_at, rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def booking_row(booking: Booking, reveal: bool = False) -> dict[str, Any]:
+    return {
+        "reference": booking.reference,
+        "created_at": booking.created_at.isoformat(),
+        "appointment_at": booking.appointment_at.isoformat(),
+        "practitioner": booking.practitioner,
+        "appointment_type": booking.appointment_type,
+        "patient": patient_view(booking, reveal),
+        "cancelled": booking.cancelled_at is not None,
+        "received_ways": booking.received_ways,
+        "channels": {
+            "bookings_list": "cancelled" if booking.cancelled_at else "delivered",
+            "email": booking.email_status,
+            "diary": booking.diary_status,
+        },
+    }
+
+
+# --- integration timeline and health ---------------------------------------------------------
+
+def list_integration_events(
+    session: Session, practice_id: str, kinds: Sequence[str], since: datetime | None, until: datetime | None,
+    cursor: str | None, limit: int,
+) -> tuple[list[IntegrationEvent], str | None]:
+    limit = max(1, min(limit, MAX_PAGE))
+    query = select(IntegrationEvent).where(IntegrationEvent.practice_id == practice_id)
+    if kinds:
+        query = query.where(IntegrationEvent.kind.in_(kinds))
+    if since is not None:
+        query = query.where(IntegrationEvent.occurred_at >= since)
+    if until is not None:
+        query = query.where(IntegrationEvent.occurred_at < until)
+    if cursor:
+        moment, event_id = decode_cursor(cursor)
+        query = query.where(or_(IntegrationEvent.occurred_at < moment,
+                                and_(IntegrationEvent.occurred_at == moment, IntegrationEvent.id < event_id)))
+    rows = list(session.scalars(
+        query.order_by(IntegrationEvent.occurred_at.desc(), IntegrationEvent.id.desc()).limit(limit + 1)
+    ))
+    next_cursor = encode_cursor(rows[limit - 1].occurred_at, rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+def integration_event_row(event: IntegrationEvent) -> dict[str, Any]:
+    return {
+        "kind": event.kind,
+        "reason": event.reason,
+        "reference": event.reference,
+        "at": event.occurred_at.isoformat(),
+        "detail": event.detail,
+    }
+
+
+def health(session: Session, practice: Practice, now: datetime, window_days: int, silent_after: timedelta) -> dict[str, Any]:
+    since = now - timedelta(days=window_days)
+    outcomes = dict(session.execute(
+        select(Booking.diary_status, func.count())
+        .where(Booking.practice_id == practice.id, Booking.created_at >= since)
+        .group_by(Booking.diary_status)
+    ).all())
+    settled = sum(n for status, n in outcomes.items() if status != "pending")
+    succeeded = sum(outcomes.get(s, 0) for s in diagnosis.DIARY_RECEIVED)
+    counts = {
+        (kind, reason): n for kind, reason, n in session.execute(
+            select(IntegrationEvent.kind, IntegrationEvent.reason, func.count())
+            .where(IntegrationEvent.practice_id == practice.id, IntegrationEvent.occurred_at >= since)
+            .group_by(IntegrationEvent.kind, IntegrationEvent.reason)
+        )
+    }
+    bouncing = list(session.execute(
+        select(BookingFact.recipient, func.max(BookingFact.occurred_at))
+        .where(BookingFact.practice_id == practice.id, BookingFact.channel == "email",
+               BookingFact.outcome == "bounced", BookingFact.occurred_at >= since)
+        .group_by(BookingFact.recipient)
+    ).all())
+    return {
+        "practice": practice_summary(practice),
+        "window_days": window_days,
+        "connector": _connector_health(practice, now, silent_after),
+        "diary_inserts": {
+            "bookings": sum(outcomes.values()),
+            "settled": settled,
+            "succeeded": succeeded,
+            "pending": outcomes.get("pending", 0),
+            "success_rate": round(succeeded / settled, 4) if settled else None,
+            "by_status": outcomes,
+        },
+        "collisions": counts.get(("diary_failed", "collision"), 0),
+        "connection_losses": counts.get(("connection_lost", None), 0),
+        "failed_inserts": sum(n for (kind, _), n in counts.items() if kind == "diary_failed"),
+        "notification_problems": _notification_problems(practice, bouncing),
+    }
+
+
+def _connector_health(practice: Practice, now: datetime, silent_after: timedelta) -> dict[str, Any]:
+    if practice.integration_mode != "integrated":
+        return {"applies": False, "status": "not_integrated"}
+    beat = practice.connector_last_heartbeat_at
+    if practice.connector_online is False:
+        status = "offline"
+    elif beat is not None and now - beat > silent_after:
+        status = "silent"
+    elif practice.connector_online is None and beat is None:
+        status = "unknown"
+    else:
+        status = "online"
+    return {
+        "applies": True,
+        "status": status,
+        "online": status == "online",
+        "since": practice.connector_state_since.isoformat() if practice.connector_state_since else None,
+        "last_heartbeat_at": beat.isoformat() if beat else None,
+    }
+
+
+def _notification_problems(practice: Practice, bouncing: Sequence[Any]) -> list[dict[str, Any]]:
+    problems: list[dict[str, Any]] = []
+    if not practice.profile_known:
+        problems.append({"code": "profile_unknown", "message": "The platform has not sent this practice's settings yet."})
+        return problems
+    if not practice.booking_emails:
+        problems.append({"code": "no_booking_email", "message": "No booking notification email address is set."})
+    configured = {e.lower() for e in [*practice.booking_emails, *practice.alert_emails]}
+    for recipient, last_at in bouncing:
+        if recipient and recipient.lower() in configured:
+            problems.append({"code": "bouncing_address", "address": recipient, "last_bounce_at": last_at.isoformat(),
+                             "message": f"Emails to {recipient} are bouncing."})
+    if not practice.collision_alerts:
+        problems.append({"code": "collision_alerts_off", "message": "Collision alert emails are turned off."})
+    if not practice.connection_alerts:
+        problems.append({"code": "connection_alerts_off", "message": "Lost-connection alert emails are turned off."})
+    if not practice.alert_emails and not practice.booking_emails:
+        problems.append({"code": "no_alert_email", "message": "No address can receive alert emails."})
+    return problems
+
+
+def practice_summary(practice: Practice) -> dict[str, Any]:
+    return {
+        "id": practice.id,
+        "name": practice.name,
+        "timezone": practice.timezone,
+        "integration_mode": practice.integration_mode,
+        "pms_software": practice.pms_software,
+        "profile_known": practice.profile_known,
+        "notification_settings": {
+            "booking_emails": practice.booking_emails,
+            "alert_emails": practice.alert_emails,
+            "collision_alerts": practice.collision_alerts,
+            "connection_alerts": practice.connection_alerts,
+        },
+    }
+
+
+def search_practices(session: Session, q: str, limit: int = 20) -> list[Practice]:
+    key = name_key(q)
+    query = select(Practice)
+    if key:
+        query = query.where(or_(Practice.id == q.strip(), Practice.name_key.contains(key, autoescape=True)))
+    return list(session.scalars(query.order_by(Practice.name_key).limit(limit)))
