@@ -186,7 +186,7 @@ def practice_bookings(practice_id: str) -> Response:
     found = _practice(practice_id)
     reveal = _reveal_requested()
     payload = bookings_payload(found, reveal)
-    _audit("reveal_patients" if reveal else "view_bookings", found.id, detail_count=len(payload["bookings"]))
+    _audit("reveal_patients" if reveal else "view_bookings", found.id, count=len(payload["bookings"]))
     return jsonify(payload)
 
 

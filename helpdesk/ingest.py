@@ -455,6 +455,7 @@ def _booking_columns(event: Event) -> dict[str, Any]:
         "first_name_key": name_key(data["first_name"]),
         "last_name_key": name_key(data["last_name"]),
         "source_event_id": event.id,
+        "details_at": event.occurred_at,
     }
 
 
@@ -463,23 +464,26 @@ def _upsert_bookings(session: Session, created: dict[tuple[str, str], Event]) ->
     if not created:
         return
     keys = list(created)
-    existing: dict[tuple[str, str], tuple[int, datetime]] = {}
+    existing: dict[tuple[str, str], Any] = {}
     for chunk in _chunks(keys):
         rows = session.execute(
-            select(Booking.practice_id, Booking.reference, Booking.id, Booking.created_at)
+            select(Booking.practice_id, Booking.reference, Booking.id, Booking.created_at, Booking.details_at)
             .where(tuple_(Booking.practice_id, Booking.reference).in_(chunk))
         )
-        existing.update({(r.practice_id, r.reference): (r.id, r.created_at) for r in rows})
+        existing.update({(r.practice_id, r.reference): r for r in rows})
     new_rows, changed = [], []
     for key, event in created.items():
-        if key not in existing:
+        current = existing.get(key)
+        if current is None:
             new_rows.append({
                 "practice_id": key[0], "reference": key[1], "reference_key": key[1].lower(),
                 "created_at": event.occurred_at, "email_status": "pending", "diary_status": "pending",
                 "received_ways": 1, **_booking_columns(event),
             })
-        elif existing[key][1] <= event.occurred_at:
-            changed.append({"id": existing[key][0], **_booking_columns(event)})
+        elif current.details_at <= event.occurred_at:
+            changed.append({"id": current.id, **_booking_columns(event)})
+        elif event.occurred_at < current.created_at:
+            changed.append({"id": current.id, "created_at": event.occurred_at})
     if new_rows:
         session.execute(insert(Booking), new_rows)
     if changed:

@@ -95,7 +95,9 @@ class Booking(Base):
     email_status: Mapped[str] = mapped_column(String(20))
     diary_status: Mapped[str] = mapped_column(String(24))
     received_ways: Mapped[int] = mapped_column(Integer)
+    # The booking.created event the details come from: a later one amends them, an older one is late.
     source_event_id: Mapped[str] = mapped_column(String(128))
+    details_at: Mapped[datetime]
 
     practice: Mapped[Practice] = relationship(lazy="raise")
 

@@ -1,0 +1,99 @@
+"""Small factories for ingest events (the DESIGN.md contract) and signed ingest requests."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from helpdesk.ingest import sign
+
+_ids = itertools.count(1)
+T0 = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+INGEST_PATH = "/api/v1/ingest/events"
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def at(minutes: float) -> str:
+    """``T0`` plus some minutes, as the platform writes it."""
+    return iso(T0 + timedelta(minutes=minutes))
+
+
+def event(event_type: str, practice_id: str, data: dict[str, Any] | None = None, *,
+          occurred_at: str | None = None, event_id: str | None = None) -> dict[str, Any]:
+    return {
+        "id": event_id or f"evt-{next(_ids)}",
+        "type": event_type,
+        "occurred_at": occurred_at or at(0),
+        "practice_id": practice_id,
+        "data": data or {},
+    }
+
+
+def practice_upserted(practice_id: str = "P1", *, name: str = "Riverside Dental", mode: str = "integrated",
+                      software: str | None = "DentaDesk", booking_emails: list[str] | None = None,
+                      alert_emails: list[str] | None = None, collision_alerts: bool = True,
+                      connection_alerts: bool = True, timezone_name: str = "Europe/London", **kw: Any) -> dict[str, Any]:
+    return event("practice.upserted", practice_id, {
+        "name": name,
+        "timezone": timezone_name,
+        "integration": {"mode": mode, "software": software},
+        "notification_settings": {
+            "booking_emails": ["front@riverside.test"] if booking_emails is None else booking_emails,
+            "alert_emails": ["manager@riverside.test"] if alert_emails is None else alert_emails,
+            "collision_alerts": collision_alerts,
+            "connection_alerts": connection_alerts,
+        },
+    }, **kw)
+
+
+def booking_created(reference: str = "BK-1", practice_id: str = "P1", *, first_name: str = "Jane",
+                    last_name: str = "Smith", appointment_at: str | None = None, **kw: Any) -> dict[str, Any]:
+    return event("booking.created", practice_id, {
+        "reference": reference,
+        "appointment_at": appointment_at or at(60 * 24 * 3),
+        "practitioner": "Dr Okafor",
+        "appointment_type": "Check-up",
+        "patient": {"first_name": first_name, "last_name": last_name, "date_of_birth": "1980-04-02"},
+    }, **kw)
+
+
+def booking_event(event_type: str, reference: str = "BK-1", practice_id: str = "P1", **data_and_kw: Any) -> dict[str, Any]:
+    """Any event whose data names a booking: ``email.*``, ``diary.*``, ``sidebar.*``, ``booking.cancelled``."""
+    kw = {k: data_and_kw.pop(k) for k in ("occurred_at", "event_id") if k in data_and_kw}
+    if event_type.startswith("email.") and "recipient" not in data_and_kw:
+        data_and_kw["recipient"] = "front@riverside.test"
+    return event(event_type, practice_id, {"reference": reference, **data_and_kw}, **kw)
+
+
+def connector_event(kind: str, practice_id: str = "P1", **kw: Any) -> dict[str, Any]:
+    """``kind``: heartbeat, connection_lost or connection_restored."""
+    return event(f"connector.{kind}", practice_id, {}, **kw)
+
+
+def alert_sent(kind: str, practice_id: str = "P1", *, reference: str | None = None,
+               recipient: str = "manager@riverside.test", **kw: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"kind": kind, "recipient": recipient}
+    if reference:
+        data["reference"] = reference
+    return event("alert.sent", practice_id, data, **kw)
+
+
+def signed_headers(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    return {
+        "Content-Type": "application/json",
+        "X-Helpdesk-Timestamp": stamp,
+        "X-Helpdesk-Signature": sign(secret, stamp, body),
+    }
+
+
+def signed_post(client: Any, events: Any, secret: str, **kw: Any) -> Any:
+    """POST events to the ingest API with a valid signature; ``client`` is a Flask test client."""
+    body = events if isinstance(events, bytes) else json.dumps(events).encode()
+    return client.post(INGEST_PATH, data=body, headers=signed_headers(secret, body, **kw))
