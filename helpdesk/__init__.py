@@ -15,6 +15,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     if overrides:
         app.config.update(overrides)
 
+    from chat.identity import origin_check
     from helpdesk import db
     from helpdesk.extensions import csrf, limiter, socketio
 
@@ -25,7 +26,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
         app,
         async_mode=app.config["ASYNC_MODE"],
         message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
-        cors_allowed_origins=app.config["ALLOWED_ORIGINS"] or None,
+        channel=app.config["SOCKETIO_CHANNEL"],
+        cors_allowed_origins=origin_check(app.config["ALLOWED_ORIGINS"]),  # own origin + the listed ones
     )
 
     from helpdesk import api, cli, errors, views
@@ -34,5 +36,23 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)
     app.register_blueprint(views.bp)
+    from helpdesk.requests import api as requests_api, views as requests_views  # requests (issue 4)
+
+    app.register_blueprint(requests_api.bp)
+    csrf.exempt(requests_api.bp)
+    app.register_blueprint(requests_views.hc)
+    app.register_blueprint(requests_views.console)
+    from kb import api as kb_api, console as kb_console, views as kb_views  # knowledge base (issue 3)
+
+    app.register_blueprint(kb_views.bp)
+    app.register_blueprint(kb_api.bp)
+    csrf.exempt(kb_api.bp)
+    app.register_blueprint(kb_console.bp)
+    import chat  # live chat (issue 5): its pages and the /chat Socket.IO namespace
+
+    chat.init_app(app)
+    from helpdesk import widget  # the embeddable help widget (issue 6): widget.js, the panel, /demo/portal
+
+    widget.init_app(app)
     cli.init_app(app)
     return app

@@ -52,6 +52,8 @@ def ingest_events() -> tuple[Response, int]:
             db.session.rollback()
             if attempt == 2:
                 raise
+    if result.practice_ids:
+        ingest.events_ingested.send(current_app._get_current_object(), practice_ids=result.practice_ids)
     return jsonify({"accepted": result.accepted, "duplicates": result.duplicates}), 200
 
 

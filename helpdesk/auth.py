@@ -177,3 +177,28 @@ def start_console_session(agent: Agent) -> None:
     # Tied to the password hash, so changing the password ends every other session.
     session["agent_auth"] = agent.password_hash[-16:]
     session.permanent = True
+
+
+# --- practice users in the browser (Help Center, requests pages) --------------------------------
+
+PRACTICE_USER_SESSION_KEY = "practice_user"
+
+
+def start_practice_user_session(user: PracticeUser) -> None:
+    """Keep a widget-token identity in the session cookie, for the server-rendered pages.
+
+    The token was verified once; the cookie is signed with the app's secret key.
+    """
+    session[PRACTICE_USER_SESSION_KEY] = {
+        "user_id": user.user_id, "practice_id": user.practice_id, "name": user.name,
+        "email": user.email, "is_admin": user.is_admin,
+    }
+
+
+def session_practice_user() -> PracticeUser | None:
+    stored = session.get(PRACTICE_USER_SESSION_KEY)
+    return PracticeUser(**stored) if isinstance(stored, dict) else None
+
+
+def end_practice_user_session() -> None:
+    session.pop(PRACTICE_USER_SESSION_KEY, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -56,18 +57,35 @@ class Config:
         self.PORT = int(_env("PORT", "5000"))
         self.ASYNC_MODE = _env("ASYNC_MODE", "eventlet")
         self.SOCKETIO_MESSAGE_QUEUE = _env("SOCKETIO_MESSAGE_QUEUE")
+        self.SOCKETIO_CHANNEL = _env("SOCKETIO_CHANNEL", "flask-socketio")  # the message queue's channel: one per deployment
         self.ALLOWED_ORIGINS = _env_list("ALLOWED_ORIGINS")
+        self.WIDGET_ORIGINS = _env_list("WIDGET_ORIGINS")  # portals allowed to embed the help widget (helpdesk/widget)
+        # /demo/portal (helpdesk/widget): on in the embedded SQLite setup, off once a database URL is set.
+        self.DEMO_PORTAL = _env_bool("DEMO_PORTAL", _env("DATABASE_URL") is None)
+        self.TCP_NODELAY = _env_bool("TCP_NODELAY", True)  # wsgi.py, eventlet: see docs/PERFORMANCE.md "Live chat"
+        self.MAX_CONNECTIONS = int(_env("MAX_CONNECTIONS", "10000"))  # wsgi.py, eventlet: open sockets per process
         self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
         self.SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.PERMANENT_SESSION_LIFETIME = timedelta(hours=int(_env("SESSION_HOURS", "12")))
         self.WTF_CSRF_TIME_LIMIT = None
         self.BOOKINGS_PAGE_SIZE = int(_env("BOOKINGS_PAGE_SIZE", "50"))
         self.HEALTH_WINDOW_DAYS = int(_env("HEALTH_WINDOW_DAYS", "30"))
         self.CONNECTOR_SILENT_AFTER_MINUTES = int(_env("CONNECTOR_SILENT_AFTER_MINUTES", "15"))
         self.SQL_ECHO = _env_bool("SQL_ECHO", False)
+        # Requests and the outbox (helpdesk/requests, helpdesk/outbox).
+        self.PUBLIC_URL = _env("PUBLIC_URL")  # how emails link back, e.g. https://help.example.com
+        self.SMTP_URL = _env("SMTP_URL")  # e.g. smtp://127.0.0.1:1025; unset: emails wait in the outbox
+        self.MAIL_FROM = _env("MAIL_FROM", "Practice Helpdesk <helpdesk@localhost>")
+        self.WEBHOOK_URLS = _env_list("WEBHOOK_URLS")
+        self.WEBHOOK_SECRET = _instance_secret("WEBHOOK_SECRET")
+        self.OUTBOX_LOOP = _env_bool("OUTBOX_LOOP", True)  # the server's background sender
+        self.OUTBOX_INTERVAL_SECONDS = float(_env("OUTBOX_INTERVAL_SECONDS", "5"))
+        self.REQUESTS_CLOSE_AFTER_DAYS = int(_env("REQUESTS_CLOSE_AFTER_DAYS", "4"))
+        self.REQUESTS_RATE_LIMIT = _env("REQUESTS_RATE_LIMIT", "5 per minute;30 per day")
 
     def as_mapping(self) -> dict[str, object]:
         return {key: value for key, value in vars(self).items() if key.isupper()}

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app, has_app_context
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
@@ -52,7 +52,31 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime()}
 
 
-session: scoped_session[Session] = scoped_session(sessionmaker(expire_on_commit=False))
+class AppSession(Session):
+    """Binds to the current app's database, so several apps in one process never share one.
+
+    ``app.extensions["db_bind"]`` is the app's engine; tests point it at a connection inside a
+    transaction they roll back (commits then only release savepoints), and give the session a
+    ``fallback_bind`` for code they call outside any app context.
+    """
+
+    def __init__(self, *args: Any, fallback_bind: Any = None, **kw: Any) -> None:
+        super().__init__(*args, **kw)
+        self.fallback_bind = fallback_bind
+
+    def get_bind(self, mapper: Any = None, **kw: Any) -> Any:
+        if self.bind is not None:
+            return super().get_bind(mapper, **kw)
+        if has_app_context():
+            return current_app.extensions["db_bind"]
+        if self.fallback_bind is not None:
+            return self.fallback_bind
+        raise RuntimeError("the database session needs an app context (or an explicit bind)")
+
+
+session: scoped_session[Session] = scoped_session(
+    sessionmaker(class_=AppSession, expire_on_commit=False, join_transaction_mode="create_savepoint")
+)
 
 
 def utcnow() -> datetime:
@@ -86,6 +110,9 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.execute("PRAGMA cache_size=-65536")
+        # Checkpoint less often: at a million bookings a commit spent ~40% of an ingest batch
+        # checkpointing the default 1,000 pages (docs/PERFORMANCE.md).
+        cursor.execute("PRAGMA wal_autocheckpoint=20000")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -96,7 +123,7 @@ def _tune_sqlite(engine: Engine) -> None:
 def init_app(app: Flask) -> None:
     engine = make_engine(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False))
     app.extensions["db_engine"] = engine
-    session.configure(bind=engine)
+    app.extensions["db_bind"] = engine
 
     @app.teardown_appcontext
     def _remove_session(_exc: BaseException | None) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 EMAIL_RECEIVED = frozenset({"delivered", "sent"})
 DIARY_RECEIVED = frozenset({"inserted", "sidebar_alerted", "sidebar_transferred"})
@@ -106,6 +107,7 @@ class Case:
     now: datetime
     outages: Sequence[Outage] = ()
     alerts: Sequence[Alert] = ()
+    timezone: str = "UTC"  # the practice's, for the times written in the actions
 
 
 @dataclass(frozen=True)
@@ -378,8 +380,9 @@ def actions_for(
         add("none_cancelled", "The patient cancelled this booking; nothing needs adding to the diary.")
     elif missing_from_diary:
         when = "is coming" if upcoming else "was booked"
+        local = booking.appointment_at.astimezone(ZoneInfo(case.timezone))
         add("accommodate_patient",
-            f"The patient {when} for {booking.appointment_at:%d %b %Y %H:%M} UTC and the booking is not in the "
+            f"The patient {when} for {local:%d %b %Y %H:%M} {local.tzname()} and the booking is not in the "
             "diary: accommodate them and enter the booking by hand from the bookings list.")
     if "diary_collision" in causes:
         add("resolve_collision", "The slot was already taken in the diary: move one of the two appointments or "

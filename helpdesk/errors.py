@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, abort, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -36,6 +36,12 @@ def _http_code(exc: HTTPException) -> str:
 
 
 def init_app(app: Flask) -> None:
+    @app.before_request
+    def _refuse_nul_in_path() -> None:
+        # No id, slug or reference holds one, and PostgreSQL refuses it in text: say so, not 500.
+        if "\x00" in request.path:
+            abort(404)
+
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):  # type: ignore[no-untyped-def]
         return jsonify(exc.to_dict()), exc.status

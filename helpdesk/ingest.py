@@ -18,7 +18,8 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import insert, select, tuple_, update
+from blinker import Namespace
+from sqlalchemy import and_, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from helpdesk import diagnosis
@@ -36,6 +37,9 @@ from helpdesk.models import (
 )
 from helpdesk.queries import load_settings_history, name_key
 
+signals = Namespace()
+# Sent after a batch is committed, with ``practice_ids``: live views (chat) refresh what they show.
+events_ingested = signals.signal("events-ingested")
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 SQL_CHUNK = 500
 
@@ -288,11 +292,27 @@ def parse_batch(payload: Any, max_batch: int) -> list[Event]:
 class IngestResult:
     accepted: int
     duplicates: int
+    practice_ids: frozenset[str] = frozenset()
 
 
 def _chunks(items: Sequence[Any], size: int = SQL_CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _keys_by_practice(keys: Iterable[tuple[str, str]]) -> Iterable[tuple[str, Sequence[str]]]:
+    """(practice, up to SQL_CHUNK references) groups, for ``practice_id = ? AND reference IN (...)``.
+
+    That form is an index search. SQLite answers the row-value form
+    ``(practice_id, reference) IN (VALUES ...)`` by scanning the whole index, so every batch got
+    slower as the tables grew.
+    """
+    grouped: dict[str, list[str]] = {}
+    for practice_id, reference in keys:
+        grouped.setdefault(practice_id, []).append(reference)
+    for practice_id, references in grouped.items():
+        for chunk in _chunks(references):
+            yield practice_id, chunk
 
 
 def _new_events(session: Session, events: Sequence[Event]) -> tuple[list[Event], int]:
@@ -401,13 +421,15 @@ def apply_events(session: Session, events: Sequence[Event]) -> IngestResult:
     for model, rows in ((BookingFact, batch.facts), (IntegrationEvent, batch.integration),
                         (AlertEmail, batch.alerts), (PracticeSettings, batch.settings)):
         if rows:
-            session.execute(insert(model), rows)
+            # render_nulls: one executemany per table; without it the ORM splits the rows into a
+            # statement per run of rows with the same None columns (hundreds per batch).
+            session.execute(insert(model).execution_options(render_nulls=True), rows)
     _apply_profiles(session, batch.settings)
     _apply_connector(session, batch.connector, batch.heartbeats)
     _upsert_bookings(session, batch.bookings)
     refresh_projections(session, batch.touched)
     _refresh_after_settings(session, batch.settings)
-    return IngestResult(len(fresh), duplicates)
+    return IngestResult(len(fresh), duplicates, frozenset(e.practice_id for e in fresh))
 
 
 def _apply_profiles(session: Session, versions: list[dict[str, Any]]) -> None:
@@ -465,10 +487,10 @@ def _upsert_bookings(session: Session, created: dict[tuple[str, str], Event]) ->
         return
     keys = list(created)
     existing: dict[tuple[str, str], Any] = {}
-    for chunk in _chunks(keys):
+    for practice_id, chunk in _keys_by_practice(keys):
         rows = session.execute(
             select(Booking.practice_id, Booking.reference, Booking.id, Booking.created_at, Booking.details_at)
-            .where(tuple_(Booking.practice_id, Booking.reference).in_(chunk))
+            .where(Booking.practice_id == practice_id, Booking.reference.in_(chunk))
         )
         existing.update({(r.practice_id, r.reference): r for r in rows})
     new_rows, changed = [], []
@@ -492,11 +514,11 @@ def _upsert_bookings(session: Session, created: dict[tuple[str, str], Event]) ->
 
 def _load_facts(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], list[diagnosis.Fact]]:
     facts: dict[tuple[str, str], list[diagnosis.Fact]] = {}
-    for chunk in _chunks(keys):
+    for practice_id, chunk in _keys_by_practice(keys):
         rows = session.execute(
             select(BookingFact.practice_id, BookingFact.reference, BookingFact.channel, BookingFact.outcome,
                    BookingFact.occurred_at, BookingFact.reason, BookingFact.recipient)
-            .where(tuple_(BookingFact.practice_id, BookingFact.reference).in_(chunk))
+            .where(BookingFact.practice_id == practice_id, BookingFact.reference.in_(chunk))
         )
         for r in rows:
             facts.setdefault((r.practice_id, r.reference), []).append(
@@ -511,12 +533,12 @@ def refresh_projections(session: Session, keys: Iterable[tuple[str, str]]) -> in
     if not keys:
         return 0
     bookings: list[Any] = []
-    for chunk in _chunks(keys):
+    for practice_id, chunk in _keys_by_practice(keys):
         bookings.extend(session.execute(
             select(Booking.id, Booking.practice_id, Booking.reference, Booking.created_at,
                    Booking.appointment_at, Booking.email_status, Booking.diary_status,
                    Booking.received_ways, Booking.cancelled_at)
-            .where(tuple_(Booking.practice_id, Booking.reference).in_(chunk))
+            .where(Booking.practice_id == practice_id, Booking.reference.in_(chunk))
         ))
     if not bookings:
         return 0
@@ -536,11 +558,23 @@ def refresh_projections(session: Session, keys: Iterable[tuple[str, str]]) -> in
 
 
 def _refresh_after_settings(session: Session, versions: list[dict[str, Any]]) -> None:
-    """Settings decide "no email configured" for bookings without email facts: re-judge those."""
+    """Settings decide "no email configured" for bookings without email facts: re-judge those.
+
+    Only bookings made while a new version is the one in force can change: from its effective time
+    to the next version's (and, for a version older than all others, everything before it too).
+    """
     for pid in {v["practice_id"] for v in versions}:
+        moments = [s.effective_at for s in load_settings_history(session, pid) if s.effective_at is not None]
+        spans = []
+        for version in (v for v in versions if v["practice_id"] == pid):
+            start = version["effective_at"]
+            later = [m for m in moments if m > start]
+            lower = Booking.created_at >= start if any(m < start for m in moments) else true()
+            upper = Booking.created_at < min(later) if later else true()
+            spans.append(and_(lower, upper))
         keys = session.execute(
             select(Booking.practice_id, Booking.reference).where(
-                Booking.practice_id == pid, Booking.email_status.in_(("pending", "not_configured"))
+                Booking.practice_id == pid, Booking.email_status.in_(("pending", "not_configured")), or_(*spans)
             )
         )
         refresh_projections(session, [(k.practice_id, k.reference) for k in keys])

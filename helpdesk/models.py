@@ -68,7 +68,7 @@ class Booking(Base):
     __table_args__ = (
         UniqueConstraint("practice_id", "reference", name="uq_bookings_practice_reference"),
         Index("ix_bookings_practice_appointment", "practice_id", "appointment_at", "id"),
-        Index("ix_bookings_practice_created", "practice_id", "created_at"),
+        Index("ix_bookings_practice_created", "practice_id", "created_at", "diary_status"),
         Index("ix_bookings_practice_email_status", "practice_id", "email_status", "appointment_at", "id"),
         Index("ix_bookings_practice_diary_status", "practice_id", "diary_status", "appointment_at", "id"),
         Index("ix_bookings_practice_received", "practice_id", "received_ways", "appointment_at", "id"),
@@ -110,7 +110,10 @@ class BookingFact(Base):
     """
 
     __tablename__ = "booking_facts"
-    __table_args__ = (Index("ix_booking_facts_booking", "practice_id", "reference", "occurred_at"),)
+    __table_args__ = (
+        Index("ix_booking_facts_booking", "practice_id", "reference", "occurred_at"),
+        Index("ix_booking_facts_practice_outcome", "practice_id", "channel", "outcome", "occurred_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(128), unique=True)

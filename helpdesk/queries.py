@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, literal, or_, select, union, union_all
 from sqlalchemy.orm import Session
 
 from helpdesk import diagnosis
 from helpdesk.errors import ApiError
+from kb.queries import articles_for_keys
 from helpdesk.models import AlertEmail, Booking, BookingFact, IntegrationEvent, Practice, PracticeSettings
 
 EMAIL_STATUSES = ("delivered", "sent", "bounced", "failed", "not_configured", "pending")
@@ -67,22 +68,22 @@ def _facts(session: Session, practice_id: str, reference: str) -> list[diagnosis
 
 
 def _connector_transitions(session: Session, practice_id: str, start: datetime, end: datetime) -> list[tuple[datetime, str]]:
-    """Lost/restored events from the last one before ``start`` to the first one after ``end``."""
-    kinds = IntegrationEvent.kind.in_(("connection_lost", "connection_restored"))
-    base = select(IntegrationEvent.occurred_at, IntegrationEvent.kind).where(
-        IntegrationEvent.practice_id == practice_id, kinds
-    )
-    before = session.execute(
-        base.where(IntegrationEvent.occurred_at <= start).order_by(IntegrationEvent.occurred_at.desc()).limit(1)
-    ).all()
-    during = session.execute(
-        base.where(IntegrationEvent.occurred_at > start, IntegrationEvent.occurred_at <= end)
-        .order_by(IntegrationEvent.occurred_at).limit(1000)
-    ).all()
-    after = session.execute(
-        base.where(IntegrationEvent.occurred_at > end).order_by(IntegrationEvent.occurred_at).limit(1)
-    ).all()
-    return [(r.occurred_at, r.kind) for r in (*before, *during, *after)]
+    """Lost/restored events from the last of each kind before ``start`` to the first after ``end``.
+
+    One round trip of index seeks (max/min per kind), so a practice's long history costs nothing.
+    """
+    arms = []
+    for kind in ("connection_lost", "connection_restored"):
+        of_kind = (IntegrationEvent.practice_id == practice_id, IntegrationEvent.kind == kind)
+        moment = IntegrationEvent.occurred_at
+        arms += [
+            select(func.max(moment).label("at"), literal(kind).label("kind")).where(*of_kind, moment <= start),
+            select(func.min(moment).label("at"), literal(kind).label("kind")).where(*of_kind, moment > end),
+            select(moment.label("at"), literal(kind).label("kind")).where(*of_kind, moment > start, moment <= end)
+            .order_by(moment).limit(1000).subquery().select(),
+        ]
+    rows = session.execute(union_all(*arms)).all()
+    return [(r.at, r.kind) for r in rows if r.at is not None]
 
 
 def outages_from(transitions: Sequence[tuple[datetime, str]]) -> list[diagnosis.Outage]:
@@ -99,7 +100,7 @@ def outages_from(transitions: Sequence[tuple[datetime, str]]) -> list[diagnosis.
     return outages
 
 
-def load_case(session: Session, booking: Booking, now: datetime) -> diagnosis.Case:
+def load_case(session: Session, booking: Booking, now: datetime, timezone: str = "UTC") -> diagnosis.Case:
     facts = _facts(session, booking.practice_id, booking.reference)
     last_fact = max([booking.created_at, *(f.occurred_at for f in facts)])
     outages = outages_from(_connector_transitions(session, booking.practice_id, booking.created_at, last_fact))
@@ -125,6 +126,7 @@ def load_case(session: Session, booking: Booking, now: datetime) -> diagnosis.Ca
         now=now,
         outages=outages,
         alerts=[diagnosis.Alert(a.kind, a.recipient, a.occurred_at, a.reference) for a in alerts],
+        timezone=timezone,
     )
 
 
@@ -150,8 +152,11 @@ def diagnose_booking(session: Session, practice_id: str, reference: str, now: da
     booking = find_booking(session, practice_id, reference)
     if booking is None:
         return None
-    verdict = diagnosis.diagnose(load_case(session, booking, now))
-    return {"practice_id": practice_id, **verdict, "patient": patient_view(booking, reveal)}
+    practice = session.get(Practice, practice_id)
+    verdict = diagnosis.diagnose(load_case(session, booking, now, practice.timezone if practice else "UTC"))
+    # The knowledge base's article for each cause ({"key", "id", "title", "url"}; {"key"} when none).
+    articles = articles_for_keys(session, verdict["causes"])
+    return {"practice_id": practice_id, **verdict, "articles": articles, "patient": patient_view(booking, reveal)}
 
 
 # --- bookings list ---------------------------------------------------------------------------
@@ -188,11 +193,13 @@ def _prefix(column: Any, text: str) -> Any:
     return and_(column >= text, column < text[:-1] + chr(ord(text[-1]) + 1))
 
 
-def _text_filter(q: str) -> Any:
+def _text_options(q: str) -> list[Any]:
+    """What a text search matches: a reference prefix, or first/last name prefixes (one branch each)."""
+    q = "".join(ch for ch in q if unicodedata.category(ch) != "Cc")  # no key holds control characters
     key = name_key(q)
     words = key.split()
     if not words:
-        return None
+        return []
     options = [_prefix(Booking.reference_key, q.strip().lower())]
     if len(words) == 1:
         options += [_prefix(Booking.last_name_key, key), _prefix(Booking.first_name_key, key)]
@@ -203,31 +210,78 @@ def _text_filter(q: str) -> Any:
             and_(_prefix(Booking.last_name_key, words[0]), _prefix(Booking.first_name_key, words[-1])),
             _prefix(Booking.last_name_key, key),
         ]
-    return or_(*options)
+    return options
 
 
-def list_bookings(
-    session: Session, practice_id: str, filters: BookingFilters, cursor: str | None, limit: int
-) -> tuple[list[Booking], str | None]:
+# A text search matching more bookings than this is walked in appointment order instead (see below).
+DENSE_MATCHES = 2000
+
+
+def _matches_at_least(session: Session, practice_id: str, alternatives: list[Any], enough: int) -> bool:
+    """Do the alternatives match ``enough`` bookings? Counted on the name/reference indexes, stopping early."""
+    total = 0
+    for alternative in alternatives:
+        found = select(literal(1)).where(Booking.practice_id == practice_id, alternative).limit(enough - total)
+        total += session.scalar(select(func.count()).select_from(found.subquery())) or 0
+        if total >= enough:
+            return True
+    return False
+
+
+def list_bookings(session: Session, practice_id: str, filters: BookingFilters, cursor: str | None,
+                  limit: int) -> tuple[list[Booking], str | None]:
+    """Newest appointment first, keyset-paginated.
+
+    Every page must be answerable by walking an index in (appointment_at, id) order and stopping
+    after ``limit`` rows. A filter that is an OR (a text search's alternatives, several statuses,
+    "missed" = received 1 or 2 ways) cannot be walked in order on one index, so each alternative
+    becomes its own ordered, limited branch and the branches are merged (UNION, then the top rows).
+    """
     limit = max(1, min(limit, MAX_PAGE))
-    query = select(Booking).where(Booking.practice_id == practice_id)
-    if filters.q.strip():
-        query = query.where(_text_filter(filters.q))
+    common: list[Any] = [Booking.practice_id == practice_id]
     if filters.date_from is not None:
-        query = query.where(Booking.appointment_at >= filters.date_from)
+        common.append(Booking.appointment_at >= filters.date_from)
     if filters.date_to is not None:
-        query = query.where(Booking.appointment_at < filters.date_to)
-    if filters.email_status:
-        query = query.where(Booking.email_status.in_(filters.email_status))
-    if filters.diary_status:
-        query = query.where(Booking.diary_status.in_(filters.diary_status))
-    if filters.missed_only:
-        query = query.where(Booking.received_ways < 3)
+        common.append(Booking.appointment_at < filters.date_to)
     if cursor:
         moment, booking_id = decode_cursor(cursor)
-        query = query.where(or_(Booking.appointment_at < moment,
-                                and_(Booking.appointment_at == moment, Booking.id < booking_id)))
-    rows = list(session.scalars(query.order_by(Booking.appointment_at.desc(), Booking.id.desc()).limit(limit + 1)))
+        # The redundant "<=" lets the index seek straight to the cursor instead of filtering from the top.
+        common += [Booking.appointment_at <= moment,
+                   or_(Booking.appointment_at < moment, Booking.id < booking_id)]
+    alternatives: list[Any] = []
+    if filters.q.strip():
+        alternatives = _text_options(filters.q)
+        # A common prefix ("m", "RVD-") matches thousands: walking the appointment order and
+        # filtering finds a page at once, while each branch would sort all its matches. A rare one
+        # ("aoife murphy") is the opposite. A bounded count on the key indexes tells which.
+        if _matches_at_least(session, practice_id, alternatives, DENSE_MATCHES):
+            common.append(or_(*alternatives))
+            alternatives = []
+    for column, values in ((Booking.diary_status, filters.diary_status), (Booking.email_status, filters.email_status)):
+        if not values:
+            continue
+        if len(values) > 1 and not alternatives:
+            alternatives = [column == v for v in values]
+        else:
+            common.append(column.in_(values))
+    if filters.missed_only:
+        if not alternatives:
+            alternatives = [Booking.received_ways == 1, Booking.received_ways == 2]
+        else:
+            common.append(Booking.received_ways < 3)
+    order = (Booking.appointment_at.desc(), Booking.id.desc())
+    if len(alternatives) <= 1:
+        query = select(Booking).where(*common, *alternatives).order_by(*order).limit(limit + 1)
+    else:
+        branches = [
+            select(Booking.id, Booking.appointment_at).where(*common, alternative).order_by(*order)
+            .limit(limit + 1).subquery()
+            for alternative in alternatives
+        ]
+        merged = union(*(select(b.c.id, b.c.appointment_at) for b in branches)).subquery()
+        top = select(merged.c.id).order_by(merged.c.appointment_at.desc(), merged.c.id.desc()).limit(limit + 1)
+        query = select(Booking).where(Booking.id.in_(top)).order_by(*order)
+    rows = list(session.scalars(query))
     next_cursor = encode_cursor(rows[limit - 1].appointment_at, rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
@@ -310,7 +364,7 @@ def health(session: Session, practice: Practice, now: datetime, window_days: int
     return {
         "practice": practice_summary(practice),
         "window_days": window_days,
-        "connector": _connector_health(practice, now, silent_after),
+        "connector": connector_health(practice, now, silent_after),
         "diary_inserts": {
             "bookings": sum(outcomes.values()),
             "settled": settled,
@@ -326,7 +380,7 @@ def health(session: Session, practice: Practice, now: datetime, window_days: int
     }
 
 
-def _connector_health(practice: Practice, now: datetime, silent_after: timedelta) -> dict[str, Any]:
+def connector_health(practice: Practice, now: datetime, silent_after: timedelta) -> dict[str, Any]:
     if practice.integration_mode != "integrated":
         return {"applies": False, "status": "not_integrated"}
     beat = practice.connector_last_heartbeat_at

@@ -71,6 +71,26 @@ def booking_event(event_type: str, reference: str = "BK-1", practice_id: str = "
     return event(event_type, practice_id, {"reference": reference, **data_and_kw}, **kw)
 
 
+def email_event(outcome: str, reference: str = "BK-1", practice_id: str = "P1", **data_and_kw: Any) -> dict[str, Any]:
+    """``outcome``: sent, delivered, bounced or failed."""
+    return booking_event(f"email.{outcome}", reference, practice_id, **data_and_kw)
+
+
+def diary_inserted(reference: str = "BK-1", practice_id: str = "P1", *, pms_appointment_id: str = "APT-1",
+                   **kw: Any) -> dict[str, Any]:
+    return booking_event("diary.inserted", reference, practice_id, pms_appointment_id=pms_appointment_id, **kw)
+
+
+def diary_failed(reason: str, reference: str = "BK-1", practice_id: str = "P1", **data_and_kw: Any) -> dict[str, Any]:
+    """``reason``: collision, connection_lost, patient_match or rejected; pass ``detail=`` to explain."""
+    return booking_event("diary.failed", reference, practice_id, reason=reason, **data_and_kw)
+
+
+def sidebar_event(outcome: str, reference: str = "BK-1", practice_id: str = "P1", **kw: Any) -> dict[str, Any]:
+    """``outcome``: alerted or transferred."""
+    return booking_event(f"sidebar.{outcome}", reference, practice_id, **kw)
+
+
 def connector_event(kind: str, practice_id: str = "P1", **kw: Any) -> dict[str, Any]:
     """``kind``: heartbeat, connection_lost or connection_restored."""
     return event(f"connector.{kind}", practice_id, {}, **kw)
@@ -94,6 +114,14 @@ def signed_headers(secret: str, body: bytes, timestamp: int | None = None) -> di
 
 
 def signed_post(client: Any, events: Any, secret: str, **kw: Any) -> Any:
-    """POST events to the ingest API with a valid signature; ``client`` is a Flask test client."""
+    """POST events to the ingest API with a valid signature.
+
+    ``client`` is a Flask test client, or a live server's base URL (then sent with ``requests``).
+    """
     body = events if isinstance(events, bytes) else json.dumps(events).encode()
-    return client.post(INGEST_PATH, data=body, headers=signed_headers(secret, body, **kw))
+    headers = signed_headers(secret, body, **kw)
+    if isinstance(client, str):
+        import requests
+
+        return requests.post(client.rstrip("/") + INGEST_PATH, data=body, headers=headers, timeout=30)
+    return client.post(INGEST_PATH, data=body, headers=headers)

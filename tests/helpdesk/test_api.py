@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from openapi_spec_validator import validate
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -240,9 +241,15 @@ def test_unknown_practice_in_a_valid_token_is_404(client: FlaskClient, world: No
     get(client, "/api/v1/me/bookings", widget_headers("P-unknown"), 404)
 
 
-def test_openapi_is_served(client: FlaskClient) -> None:
+def test_openapi_is_served_and_valid(client: FlaskClient) -> None:
     spec = client.get("/api/v1/openapi.json").get_json()
-    assert spec["openapi"].startswith("3.")
+    validate(spec)  # raises on anything that is not valid OpenAPI 3.1
     for path in ("/ingest/events", "/practices/{practice_id}/bookings/{reference}/diagnosis",
                  "/practices/{practice_id}/bookings", "/me/bookings", "/me/health"):
         assert path in spec["paths"]
+
+
+def test_nul_characters_never_reach_the_database(client: FlaskClient, world: None,
+                                                widget_headers: Callable[..., Any]) -> None:
+    assert references(get(client, "/api/v1/me/bookings?q=BK-1%00", widget_headers("P1"))) == ["BK-1"]
+    get(client, "/api/v1/me/bookings/BK-1%00/diagnosis", widget_headers("P1"), 404)

@@ -254,3 +254,11 @@ def test_articles_follow_causes() -> None:
     verdict = diagnose(case([Fact("diary", "failed", at(1), reason="collision")]))
     assert [a["key"] for a in verdict["articles"]] == verdict["causes"]
 
+
+
+def test_actions_give_the_appointment_in_the_practices_time_zone() -> None:
+    booking = BookingRecord("BK-1", T0, datetime(2026, 7, 1, 8, 30, tzinfo=timezone.utc))
+    verdict = diagnose(Case(booking, [Fact("diary", "failed", at(1), reason="rejected")], [settings()], NOW,
+                            timezone="Europe/London"))
+    accommodate = next(a for a in verdict["actions"] if a["code"] == "accommodate_patient")
+    assert "01 Jul 2026 09:30 BST" in accommodate["text"]

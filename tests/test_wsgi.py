@@ -1,0 +1,62 @@
+"""Eventlet stays at the edge: only wsgi.py imports it, and only when it serves."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_PACKAGES = ("helpdesk", "chat", "kb")
+EVENTLET_IMPORT = re.compile(r"^\s*(?:import|from)\s+eventlet\b|import_module\(\s*['\"]eventlet", re.MULTILINE)
+
+
+def _import_wsgi(tmp_path: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in {"HELPDESK_ASYNC_MODE", "FLASK_RUN_FROM_CLI"}}
+    environ |= {
+        "HELPDESK_INSTANCE_DIR": str(tmp_path),
+        "HELPDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'wsgi.db'}",
+        **env,
+    }
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_flask_cli_does_not_import_eventlet(tmp_path: Path) -> None:
+    code = (
+        "import os; os.environ['FLASK_RUN_FROM_CLI'] = 'true'; import wsgi, sys; "
+        "assert 'eventlet' not in sys.modules; assert wsgi.app.config['ASYNC_MODE'] == 'threading'"
+    )
+    result = _import_wsgi(tmp_path, code)
+    assert result.returncode == 0, result.stderr
+
+
+def test_threading_mode_does_not_import_eventlet(tmp_path: Path) -> None:
+    code = "import wsgi, sys; assert 'eventlet' not in sys.modules"
+    result = _import_wsgi(tmp_path, code, HELPDESK_ASYNC_MODE="threading")
+    assert result.returncode == 0, result.stderr
+
+
+def test_serving_with_eventlet_monkey_patches(tmp_path: Path) -> None:
+    code = (
+        "import wsgi, eventlet.patcher; assert eventlet.patcher.is_monkey_patched('socket'); "
+        "assert wsgi.app.config['ASYNC_MODE'] == 'eventlet'"
+    )
+    result = _import_wsgi(tmp_path, code)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("package", APP_PACKAGES)
+def test_app_code_never_imports_eventlet(package: str) -> None:
+    offenders = [
+        f"{path.relative_to(ROOT)}:{text.count(chr(10), 0, match.start()) + 1}"
+        for path in sorted((ROOT / package).rglob("*.py"))
+        for text in [path.read_text(encoding="utf-8")]
+        for match in EVENTLET_IMPORT.finditer(text)
+    ]
+    assert not offenders, f"only wsgi.py may import eventlet: {offenders}"
