@@ -1,0 +1,175 @@
+"""Ingest throughput through the real HTTP endpoint: signed batches to ``POST /api/v1/ingest/events``.
+
+Starts ``wsgi.py`` (the production entry point) on a fresh database, migrated with
+``flask --app wsgi db upgrade``, and sends the demo world's events (booking.created, email and
+diary outcomes, sidebar alerts, failures, connector events, alert emails: the realistic mix) in
+signed batches of 500, one request after another on a keep-alive connection. The events are
+generated and serialised before the clock starts; signing happens per request, as a sender would.
+
+    .venv/bin/python bench/ingest.py                       # SQLite, 100,000 events
+    .venv/bin/python bench/ingest.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/helpdesk_bench --reset-database
+
+Target: at least 3,000 events/s on the SQLite default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import shutil
+import sys
+import time
+from datetime import datetime, timezone
+from itertools import islice
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import (  # noqa: E402
+    BENCH_DIR,
+    HOST,
+    Client,
+    Server,
+    base_env,
+    deadline,
+    flask_cli,
+    machine,
+    summary_ms,
+    table,
+)
+
+TARGET_EVENTS_PER_SECOND = 3000
+
+
+def build_batches(events: int, batch_size: int, seed: int) -> list[bytes]:
+    from helpdesk.demo import DemoWorld
+
+    # About 4.3 events per booking in the demo world: ask for enough bookings, then cut.
+    world = DemoWorld(bookings=events // 4 + 1000, seed=seed)
+    chosen = list(islice(world.events(), events))
+    bodies = [json.dumps(chosen[i:i + batch_size], separators=(",", ":")).encode()
+              for i in range(0, len(chosen), batch_size)]
+    return bodies
+
+
+def event_mix(bodies: list[bytes]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for body in bodies:
+        for event in json.loads(body):
+            counts[event["type"]] = counts.get(event["type"], 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def reset_postgres(url: str) -> None:
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
+def postgres_is_empty(url: str) -> bool:
+    from sqlalchemy import create_engine, inspect
+
+    engine = create_engine(url)
+    try:
+        return not inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=100_000, help="events to send (default 100,000)")
+    parser.add_argument("--batch", type=int, default=500, help="events per request (default 500)")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--database-url", help="a scratch PostgreSQL database (default: a fresh SQLite file)")
+    parser.add_argument("--reset-database", action="store_true",
+                        help="drop and recreate the public schema of --database-url first (it must be a scratch db)")
+    parser.add_argument("--start-from", type=Path,
+                        help="SQLite only: start from a copy of this database (e.g. the 1M-booking one) instead of an "
+                             "empty one, to measure ingest into a big history")
+    parser.add_argument("--async-mode", default="eventlet", choices=("eventlet", "gevent", "threading"))
+    parser.add_argument("--keep", action="store_true", help="keep the SQLite file and server log")
+    parser.add_argument("--timeout", type=float, default=1800, help="stop after this many seconds (default 1800)")
+    parser.add_argument("--json", dest="json_out", help="also write the results as JSON to this file")
+    args = parser.parse_args()
+
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+    run_dir = BENCH_DIR / f"ingest-{run_id}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if args.database_url:
+        url = args.database_url
+        if args.reset_database:
+            reset_postgres(url)
+        elif not postgres_is_empty(url):
+            raise SystemExit("--database-url holds tables; pass --reset-database to wipe it (scratch databases only)")
+    else:
+        url = f"sqlite:///{run_dir / 'ingest.sqlite'}"
+        if args.start_from:
+            print(f"Copying {args.start_from} ...", flush=True)
+            shutil.copyfile(args.start_from, run_dir / "ingest.sqlite")
+    secret = secrets.token_urlsafe(32)
+    env = base_env(url, run_dir, INGEST_SECRET=secret, ASYNC_MODE=args.async_mode,
+                   SECRET_KEY=secrets.token_urlsafe(32), WIDGET_SECRET=secrets.token_urlsafe(32),
+                   INGEST_MAX_BATCH=str(max(args.batch, 500)))
+    try:
+        with deadline(args.timeout):
+            run(args, url, env, secret, run_dir)
+    finally:
+        if not args.keep:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, url: str, env: dict[str, str], secret: str, run_dir: Path) -> None:
+    from helpdesk.ingest import sign
+
+    print(f"Preparing {args.events:,} events in batches of {args.batch} ...", flush=True)
+    bodies = build_batches(args.events, args.batch, args.seed)
+    total = sum(body.count(b'"type":') for body in bodies)
+    flask_cli(env, "db", "upgrade")
+    latencies: list[float] = []
+    with Server(env, run_dir / "server.log") as server:
+        client = Client(server.port, {"Content-Type": "application/json"}, timeout=600)
+        started = time.perf_counter()
+        for index, body in enumerate(bodies):
+            timestamp = str(int(time.time()))
+            status, payload, elapsed = client.request("POST", "/api/v1/ingest/events", body, {
+                "X-Helpdesk-Timestamp": timestamp, "X-Helpdesk-Signature": sign(secret, timestamp, body),
+            })
+            if status != 200:
+                raise SystemExit(f"batch {index} answered {status}: {payload[:500]!r}")
+            result = json.loads(payload)
+            if result.get("duplicates"):
+                raise SystemExit(f"batch {index}: {result['duplicates']} events counted as repeats on a fresh database")
+            latencies.append(elapsed)
+        seconds = time.perf_counter() - started
+        rss = server.rss_mb
+        client.close()
+    rate = total / seconds
+    stats = summary_ms(latencies)
+    backend = url.split(":", 1)[0].split("+")[0]
+    print()
+    start = f", into a copy of {args.start_from.name}" if args.start_from else ", into an empty database"
+    print(f"Ingest through POST /api/v1/ingest/events ({backend}{start}, async mode {args.async_mode}, {machine()})")
+    print(table([[f"{total:,}", f"{len(bodies):,}", f"{seconds:.1f}", f"{rate:,.0f}", f"{stats['p50']:.0f}",
+                  f"{stats['p95']:.0f}", f"{stats['p99']:.0f}", f"{stats['max']:.0f}"]],
+                ["events", "batches", "seconds", "events/s", "p50 ms", "p95 ms", "p99 ms", "max ms"]))
+    print("mix: " + ", ".join(f"{k} {v:,}" for k, v in event_mix(bodies).items()))
+    if rss is not None:
+        print(f"server RSS at the end: {rss:.0f} MB")
+    verdict = "met" if rate >= TARGET_EVENTS_PER_SECOND else "MISSED"
+    print(f"target >= {TARGET_EVENTS_PER_SECOND:,} events/s: {verdict}")
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps({
+            "backend": backend, "async_mode": args.async_mode, "events": total, "batches": len(bodies),
+            "batch_size": args.batch, "start_from": str(args.start_from or ""), "seconds": seconds, "events_per_second": rate, "latency_ms": stats,
+            "machine": machine(), "at": datetime.now(timezone.utc).isoformat(), "host": HOST,
+        }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
