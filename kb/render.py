@@ -1,0 +1,83 @@
+"""Markdown to safe HTML, one sanitizer for articles and comments, and slugs.
+
+Markdown is rendered by markdown-it-py (CommonMark, plus tables and strikethrough); the HTML is
+then cleaned by nh3 (ammonia) against an allow-list of tags, attributes and URL schemes. Articles
+may carry inline HTML (editors are trusted with layout, not with scripts); comments may not, and
+both go through the same ``sanitize``.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+
+import nh3
+from markdown_it import MarkdownIt
+
+ALLOWED_TAGS = frozenset({
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "details", "dl", "dt", "em", "h1", "h2",
+    "h3", "h4", "h5", "h6", "hr", "i", "img", "kbd", "li", "mark", "ol", "p", "pre", "s", "small", "strong",
+    "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul",
+})
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "abbr": {"title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "ol": {"start"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+}
+ALLOWED_URL_SCHEMES = frozenset({"http", "https", "mailto"})
+# Markers for highlighted search terms: private-use characters, so user text can never forge them.
+MARK_START, MARK_END = "\ue000", "\ue001"
+
+_articles = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+_comments = MarkdownIt("commonmark", {"html": False, "breaks": True}).enable("strikethrough")
+
+
+def sanitize(markup: str) -> str:
+    """The one allow-list sanitizer: anything not on the list is dropped, text is escaped."""
+    return nh3.clean(
+        markup,
+        tags=set(ALLOWED_TAGS),
+        attributes={tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()},
+        url_schemes=set(ALLOWED_URL_SCHEMES),
+        link_rel="noopener noreferrer nofollow",
+        strip_comments=True,
+    )
+
+
+def render_article(markdown: str) -> str:
+    return sanitize(_articles.render(_strip_markers(markdown)))
+
+
+def render_comment(text: str) -> str:
+    return sanitize(_comments.render(_strip_markers(text)))
+
+
+_TAG = re.compile(r"<[^>]*>")
+_SPACE = re.compile(r"\s+")
+
+
+def html_to_text(markup: str) -> str:
+    """Plain text of (already sanitized) HTML, for the search index and page descriptions."""
+    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup))).strip()
+
+
+def highlighted(fragment: str) -> str:
+    """Escape a search snippet, then turn the term markers into ``<mark>`` elements."""
+    escaped = html.escape(fragment, quote=False)
+    return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+
+
+def _strip_markers(text: str) -> str:
+    return text.replace(MARK_START, "").replace(MARK_END, "")
+
+
+def slugify(text: str, fallback: str = "article", max_length: int = 80) -> str:
+    """``"What is a Booking Collision?"`` -> ``"what-is-a-booking-collision"``."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    slug = slug[:max_length].rstrip("-")
+    return slug or fallback

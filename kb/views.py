@@ -1,0 +1,348 @@
+"""The public Help Center (``/hc``): home, categories, sections, articles, search, votes,
+follows, comments, and the practice user's sign-in.
+
+Parse the request, call ``kb.service`` or ``kb.queries``, commit, render. Anyone may read, vote
+and follow; a vote belongs to the signed-in practice user, or else to an anonymous visitor id
+kept in the signed session cookie. Commenting needs a practice user, who signs in by exchanging
+a widget token: ``GET /hc/session?token=<widget JWT>&next=/hc/...`` (or ``POST /hc/session``
+with a ``token`` field) keeps the identity in the session cookie; ``POST /hc/session/end``
+signs out.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
+
+from helpdesk import db
+from helpdesk.auth import (
+    end_practice_user_session,
+    practice_user_for_token,
+    session_practice_user,
+    start_practice_user_session,
+)
+from helpdesk.errors import ApiError
+from helpdesk.extensions import csrf, limiter
+from kb import queries, service
+from kb.models import Article, Category, Section
+
+bp = Blueprint("hc", __name__, url_prefix="/hc", template_folder="templates", static_folder="static",
+               static_url_path="/static")
+
+VISITOR_KEY = "kb_visitor"
+EMAIL_KEY = "kb_email"
+RECENT_KEY = "kb_recent"
+RECENT_MAX = 5
+MAX_QUERY = 5_000
+_REF = re.compile(r"^(\d{1,18})(?:-(.*))?$")
+
+
+def write_limit() -> str:
+    return str(current_app.config.get("KB_WRITE_RATE_LIMIT", "60 per minute"))
+
+
+def clean(value: str | None, limit: int) -> str:
+    """Form and query text: without NUL characters (PostgreSQL refuses them), at most ``limit``."""
+    return (value or "").replace("\x00", "")[:limit]
+
+
+# --- who is here ------------------------------------------------------------------------------
+
+
+def current_person() -> service.Person | None:
+    """The signed-in practice user, or the anonymous visitor of this browser if it has voted or followed."""
+    user = session_practice_user()
+    if user is not None:
+        return service.Person(user=user)
+    visitor = session.get(VISITOR_KEY)
+    return service.Person(visitor_id=visitor) if isinstance(visitor, str) else None
+
+
+def acting_person() -> service.Person:
+    """As ``current_person``, giving this browser an anonymous visitor id (in the signed session
+    cookie) the first time it acts."""
+    person = current_person()
+    if person is None:
+        session[VISITOR_KEY] = secrets.token_urlsafe(16)
+        person = service.Person(visitor_id=session[VISITOR_KEY])
+    return person
+
+
+def follower_email(person: service.Person | None) -> str | None:
+    """The address this browser follows with: the signed-in user's, or the last one typed here."""
+    if person is not None and person.email:
+        return person.email.lower()
+    stored = session.get(EMAIL_KEY)
+    return stored if isinstance(stored, str) else None
+
+
+@bp.context_processor
+def _help_center_globals() -> dict[str, Any]:
+    return {"submit_request_url": submit_request_url, "session_user": session_practice_user()}
+
+
+def submit_request_url() -> str:
+    """The requests issue's form, when it is installed."""
+    if "hc_requests.new" in current_app.view_functions:
+        return url_for("hc_requests.new")
+    return url_for("hc.home")
+
+
+# --- errors -----------------------------------------------------------------------------------
+
+
+def _error_page(status: int, message: str) -> tuple[str, int]:
+    return render_template("kb/error.html", status=status, message=message), status
+
+
+@bp.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> tuple[str, int]:
+    return _error_page(exc.status, exc.message)
+
+
+@bp.errorhandler(404)
+def _not_found(_exc: HTTPException) -> tuple[str, int]:
+    return _error_page(404, "We could not find that page. It may have moved, or it is not published.")
+
+
+@bp.errorhandler(429)
+def _too_many(_exc: HTTPException) -> tuple[str, int]:
+    return _error_page(429, "That was a lot at once. Please wait a minute and try again.")
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+@bp.get("/")
+@bp.get("")  # registered first, so url_for gives /hc
+def home() -> str:
+    s = db.session()
+    return render_template(
+        "kb/home.html", categories=queries.categories(s), sections=queries.sections_by_category(s),
+        counts=queries.published_counts(s), promoted=queries.promoted_articles(s),
+    )
+
+
+def _parse_ref(ref: str) -> tuple[int, str | None]:
+    match = _REF.match(ref)
+    if match is None:
+        abort(404)
+    return int(match.group(1)), match.group(2)
+
+
+def _by_ref(ref: str, find: Callable[[Session, int], Category | Section | None],
+            endpoint: str) -> tuple[Any, Response | None]:
+    """The category or section that ``<id>-<slug>`` names, and a redirect when the slug is not its own."""
+    item_id, slug = _parse_ref(ref)
+    found = find(db.session(), item_id) or abort(404)
+    if slug != found.slug:
+        return found, redirect(url_for(endpoint, ref=f"{found.id}-{found.slug}"), code=301)  # type: ignore[return-value]
+    return found, None
+
+
+@bp.get("/categories/<ref>")
+def category(ref: str) -> Any:
+    found, moved = _by_ref(ref, queries.get_category, "hc.category")
+    if moved is not None:
+        return moved
+    s = db.session()
+    sections = queries.sections_by_category(s).get(found.id, [])
+    articles = {section.id: queries.section_articles(s, section.id, limit=6) for section in sections}
+    return render_template("kb/category.html", category=found, sections=sections, articles=articles,
+                           counts=queries.published_counts(s))
+
+
+@bp.get("/sections/<ref>")
+def section(ref: str) -> Any:
+    found, moved = _by_ref(ref, queries.get_section, "hc.section")
+    if moved is not None:
+        return moved
+    s = db.session()
+    person = current_person()
+    email = follower_email(person)
+    return render_template(
+        "kb/section.html", section=found, articles=queries.section_articles(s, found.id),
+        follow=queries.follow_of(s, email, section_id=found.id), follower_email=email, person=person,
+    )
+
+
+@bp.get("/articles/<ref>")
+def article(ref: str) -> Any:
+    s = db.session()
+    match = _REF.match(ref)
+    article_id = int(match.group(1)) if match else queries.article_id_for_slug(s, ref)
+    found = queries.public_article(s, article_id) if article_id is not None else None
+    if found is None:
+        # "12-old-title" may be an article whose id is right: that is handled above. A bare old
+        # slug ("old-title") is looked up in the slug history.
+        abort(404)
+    if match is None or match.group(2) != found.slug:
+        return redirect(found.path, code=301)
+    service.record_view(s, found.id)
+    db.session.commit()
+    recent_ids = _remember_recent(found.id)
+    person = current_person()
+    user = person.user if person else None
+    email = follower_email(person)
+    return render_template(
+        "kb/article.html", article=found, related=queries.related_articles(s, found),
+        recent=queries.articles_by_ids(s, recent_ids), comments=queries.published_comments(s, found.id),
+        own_pending=queries.own_pending_comments(s, found.id, user.practice_id, user.user_id) if user else [],
+        your_vote=_your_vote(found, person), follow=queries.follow_of(s, email, article_id=found.id),
+        follower_email=email, person=person, user=user,
+    )
+
+
+def _remember_recent(article_id: int) -> list[int]:
+    """The articles this browser read before this one (newest first), remembered in the session."""
+    stored = session.get(RECENT_KEY)
+    earlier = [i for i in stored if isinstance(i, int) and i != article_id] if isinstance(stored, list) else []
+    session[RECENT_KEY] = [article_id, *earlier][:RECENT_MAX + 1]
+    return earlier[:RECENT_MAX]
+
+
+def _your_vote(article: Article, person: service.Person | None) -> bool | None:
+    if person is None:
+        return None
+    return queries.vote_of(db.session(), article.id, person.key)
+
+
+@bp.get("/search")
+def search() -> str:
+    q = clean(request.args.get("q"), MAX_QUERY)
+    page = request.args.get("page", "1")
+    number = int(page) if page.isdigit() and len(page) < 6 else 1
+    results = queries.search_articles(db.session(), q, number) if q.strip() else None
+    return render_template("kb/search.html", q=q, results=results)
+
+
+@bp.get("/labels/<label>")
+def label(label: str) -> str:
+    label = clean(label, 100)
+    return render_template("kb/label.html", label=label, articles=queries.labelled_articles(db.session(), label))
+
+
+# --- votes, follows, comments -------------------------------------------------------------------
+
+
+def _public_article_or_404(article_id: int) -> Article:
+    return queries.public_article(db.session(), article_id) or abort(404)
+
+
+@bp.post("/articles/<int:article_id>/vote")
+@limiter.limit(write_limit)
+def vote(article_id: int) -> Response:
+    found = _public_article_or_404(article_id)
+    choice = request.form.get("helpful")
+    if choice not in ("yes", "no"):
+        raise ApiError(400, "invalid_vote", "Choose yes or no.")
+    service.vote(db.session(), acting_person(), found, choice == "yes")
+    db.session.commit()
+    flash("Thank you for your feedback.")
+    return redirect(f"{found.path}#vote")  # type: ignore[return-value]
+
+
+def _follow_form(person: service.Person) -> tuple[str | None, bool]:
+    email = clean(request.form.get("email"), 320).strip() or follower_email(person)
+    return email, request.form.get("action", "follow") == "unfollow"
+
+
+@bp.post("/articles/<int:article_id>/follow")
+@limiter.limit(write_limit)
+def follow_article(article_id: int) -> Response:
+    found = _public_article_or_404(article_id)
+    return _follow(found.path + "#follow", article=found)
+
+
+@bp.post("/sections/<int:section_id>/follow")
+@limiter.limit(write_limit)
+def follow_section(section_id: int) -> Response:
+    found = queries.get_section(db.session(), section_id) or abort(404)
+    return _follow(url_for("hc.section", ref=f"{found.id}-{found.slug}") + "#follow", section=found)
+
+
+def _follow(back: str, **target: Any) -> Response:
+    person = acting_person()
+    email, stop = _follow_form(person)
+    try:
+        if stop:
+            service.unfollow(db.session(), person, email=email, **target)
+        else:
+            service.follow(db.session(), person, email=email, **target)
+    except ApiError as exc:
+        flash(exc.message, "error")
+        return redirect(back)  # type: ignore[return-value]
+    db.session.commit()
+    if email and not person.email:
+        session[EMAIL_KEY] = email.strip().lower()
+    flash("You no longer follow this." if stop else f"Following. We will email {email or person.email} about updates.")
+    return redirect(back)  # type: ignore[return-value]
+
+
+@bp.post("/articles/<int:article_id>/comments")
+@limiter.limit(write_limit)
+def comment(article_id: int) -> Response:
+    found = _public_article_or_404(article_id)
+    user = session_practice_user()
+    if user is None:
+        raise ApiError(401, "sign_in_required", "Sign in from the help widget to comment.")
+    try:
+        service.add_comment(db.session(), user, found, clean(request.form.get("body"), 20_000))
+    except ApiError as exc:
+        if exc.status != 422:
+            raise
+        flash(exc.message, "error")
+        return redirect(f"{found.path}#comment-form")  # type: ignore[return-value]
+    db.session.commit()
+    flash("Thank you. Your comment will appear once our team has checked it.")
+    return redirect(f"{found.path}#comments")  # type: ignore[return-value]
+
+
+@bp.get("/unfollow/<token>")
+def unfollow_confirm(token: str) -> str:
+    follow = queries.follow_by_token(db.session(), clean(token, 64)) or abort(404)
+    return render_template("kb/unfollow.html", follow=follow, token=token, done=False)
+
+
+@bp.post("/unfollow/<token>")
+def unfollow_token(token: str) -> str:
+    follow = service.unfollow_by_token(db.session(), clean(token, 64)) or abort(404)
+    db.session.commit()
+    return render_template("kb/unfollow.html", follow=follow, token=token, done=True)
+
+
+# --- signing in a practice user ----------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the Help Center (never another site) is a place to go back to."""
+    target = clean(target, 2000)
+    parts = urlsplit(target)
+    if target.startswith("/hc") and not parts.scheme and not parts.netloc and "\\" not in target:
+        return target
+    return url_for("hc.home")
+
+
+@bp.route("/session", methods=["GET", "POST"])
+@csrf.exempt  # the widget token is the proof, and the widget cannot know this site's CSRF token
+def sign_in() -> Response:
+    token = clean(request.values.get("token"), 4000)
+    user = practice_user_for_token(token)  # ApiError 401 when the token is missing, bad or expired
+    start_practice_user_session(user)
+    session.pop(EMAIL_KEY, None)
+    return redirect(_safe_next(request.values.get("next")))  # type: ignore[return-value]
+
+
+@bp.post("/session/end")
+def sign_out() -> Response:
+    end_practice_user_session()
+    session.pop(EMAIL_KEY, None)
+    flash("You are signed out of the Help Center.")
+    return redirect(_safe_next(request.form.get("next")))  # type: ignore[return-value]
