@@ -1,0 +1,439 @@
+"""Verbs on requests: submit, comment (reply or internal note), update, solve, close.
+
+Every verb takes the session and the actor explicitly, validates everything before it writes
+anything (bad input stores nothing), queues the emails and webhooks it causes in the same
+transaction, and never commits: the HTTP edge or the CLI does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app, has_request_context, request as http_request
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from helpdesk.auth import PracticeUser
+from helpdesk.errors import ApiError
+from helpdesk.ingest import EMAIL_RE
+from helpdesk.models import Agent
+from helpdesk.outbox.service import enqueue_email, enqueue_webhooks
+from helpdesk.queries import diagnose_booking
+from helpdesk.requests import storage
+from helpdesk.requests.models import PRIORITIES, STATUSES, CannedReply, Request, RequestAttachment, RequestComment
+
+SUBJECT_MAX = 200
+BODY_MAX = 20_000
+NAME_MAX = 200
+REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")
+FIRST_REPLY_HOURS = {"urgent": 1, "high": 4, "normal": 8, "low": 24}
+NEXT_REPLY_HOURS = {"urgent": 2, "high": 8, "normal": 24, "low": 48}
+# Where each status may go; "closed" is final (a follow-up is a new request).
+TRANSITIONS = {
+    "new": {"open", "pending", "solved"},
+    "open": {"pending", "solved"},
+    "pending": {"open", "solved"},
+    "solved": {"open", "closed"},
+    "closed": set(),
+}
+ACCESS_SALT = "helpdesk.request-access"
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asks on the requester side: a practice user (verified token) or an anonymous email."""
+
+    email: str
+    name: str = ""
+    practice_user: PracticeUser | None = None
+
+    @classmethod
+    def for_practice_user(cls, user: PracticeUser, email: str = "") -> Requester:
+        return cls(email=user.email or email, name=user.name, practice_user=user)
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Submission:
+    subject: str
+    description: str
+    email: str = ""
+    name: str = ""
+    booking_reference: str = ""
+    uploads: Sequence[Upload] = ()
+
+
+Actor = Agent | Requester
+
+
+# --- validation -------------------------------------------------------------------------------
+
+def _text(value: Any, field: str, limit: int, required: bool = True) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ApiError(422, "invalid_field", f"{field} must be text", field=field)
+    value = value.strip()
+    if required and not value:
+        raise ApiError(422, "missing_field", f"{field} is required", field=field)
+    if len(value) > limit:
+        raise ApiError(422, "too_long", f"{field} must be at most {limit:,} characters (got {len(value):,})",
+                       field=field)
+    if "\x00" in value:
+        raise ApiError(422, "invalid_field", f"{field} contains a NUL character", field=field)
+    return value
+
+
+def clean_email(value: Any) -> str:
+    email = _text(value, "email", 320).lower()
+    if not EMAIL_RE.match(email):
+        raise ApiError(422, "invalid_email", f"{email!r} is not an email address", field="email")
+    return email
+
+
+def check_uploads(uploads: Sequence[Upload]) -> list[tuple[Upload, str]]:
+    """Every file is an allowed type by its content and small enough, or nothing is accepted."""
+    uploads = [u for u in uploads if u.filename or u.data]
+    if len(uploads) > storage.MAX_ATTACHMENTS:
+        raise ApiError(422, "too_many_attachments", f"at most {storage.MAX_ATTACHMENTS} attachments",
+                       field="attachments")
+    checked = []
+    for upload in uploads:
+        if len(upload.data) > storage.MAX_ATTACHMENT_BYTES:
+            raise ApiError(413, "attachment_too_large",
+                           f"{upload.filename or 'an attachment'} is larger than 10 MB", field="attachments")
+        if not upload.data:
+            raise ApiError(422, "empty_attachment", f"{upload.filename or 'an attachment'} is empty",
+                           field="attachments")
+        content_type = storage.sniff(upload.data)
+        if content_type is None:
+            raise ApiError(422, "attachment_type",
+                           f"{upload.filename or 'an attachment'} is not a {storage.ALLOWED_TYPES} "
+                           "(checked by its content, not its name)", field="attachments")
+        checked.append((upload, content_type))
+    return checked
+
+
+def _store_uploads(session: Session, req: Request, comment: RequestComment,
+                   checked: list[tuple[Upload, str]]) -> None:
+    store = storage.attachment_store()
+    for upload, content_type in checked:
+        saved = store.save(upload.data)
+        session.add(RequestAttachment(
+            request_id=req.id, comment_id=comment.id, filename=storage.safe_filename(upload.filename, content_type),
+            content_type=content_type, size=saved.size, sha256=saved.sha256, storage_key=saved.key,
+        ))
+
+
+# --- reply deadlines --------------------------------------------------------------------------
+
+def _set_due(req: Request) -> None:
+    if req.awaiting_since is None or req.due_kind is None:
+        req.due_at = None
+        return
+    hours = (FIRST_REPLY_HOURS if req.due_kind == "first_reply" else NEXT_REPLY_HOURS)[req.priority]
+    req.due_at = req.awaiting_since + timedelta(hours=hours)
+
+
+def _awaits_reply(req: Request, now: datetime) -> None:
+    """The requester is waiting for an agent: start the first- or next-reply clock."""
+    if req.awaiting_since is None:
+        req.awaiting_since = now
+        req.due_kind = "next_reply" if req.first_replied_at else "first_reply"
+    _set_due(req)
+
+
+def _answered(req: Request) -> None:
+    req.awaiting_since = None
+    req.due_kind = None
+    req.due_at = None
+
+
+# --- links and notifications ------------------------------------------------------------------
+
+def access_token(req: Request) -> str:
+    """A signed link key for the requester: names the request and the email it belongs to."""
+    serializer = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=ACCESS_SALT)
+    return str(serializer.dumps({"r": req.id, "e": req.requester_email.lower()}))
+
+
+def request_for_token(session: Session, token: str) -> Request | None:
+    serializer = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=ACCESS_SALT)
+    try:
+        claims = serializer.loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(claims, dict) or not isinstance(claims.get("r"), int):
+        return None
+    req = session.get(Request, claims["r"])
+    if req is None or req.requester_email.lower() != claims.get("e"):
+        return None
+    return req
+
+
+def absolute_url(endpoint: str, **values: Any) -> str:
+    """A link for an email: ``HELPDESK_PUBLIC_URL``, else the host being served, plus the path."""
+    path = current_app.url_map.bind("localhost").build(endpoint, values)
+    base = current_app.config.get("PUBLIC_URL")
+    if not base:
+        base = http_request.host_url if has_request_context() else f"http://{current_app.config['HOST']}:{current_app.config['PORT']}"
+    return str(base).rstrip("/") + path
+
+
+def _thread(req: Request) -> str:
+    return f"request-{req.id}"
+
+
+def _email_subject(req: Request, what: str = "") -> str:
+    return f"[Request #{req.id}] {what}{req.subject}"
+
+
+def _notify_requester(session: Session, req: Request, template: str, what: str, **context: Any) -> None:
+    link = absolute_url("hc_requests.access", token=access_token(req))
+    enqueue_email(session, req.requester_email, _email_subject(req, what), f"requests/email/{template}",
+                  {"req": req, "link": link, **context}, thread=_thread(req))
+
+
+def _notify_agents(session: Session, req: Request, template: str, what: str, agents: Sequence[Agent],
+                   **context: Any) -> None:
+    link = absolute_url("console_requests.show", request_id=req.id)
+    for agent in agents:
+        enqueue_email(session, agent.email, _email_subject(req, what), f"requests/email/{template}",
+                      {"req": req, "link": link, "agent": agent, **context}, thread=_thread(req))
+
+
+def _active_agents(session: Session) -> list[Agent]:
+    return list(session.scalars(select(Agent).where(Agent.is_active.is_(True)).order_by(Agent.id)))
+
+
+def webhook_payload(req: Request) -> dict[str, Any]:
+    """What integrators see of a request: never the conversation, so never an internal note."""
+    return {
+        "id": req.id, "subject": req.subject, "status": req.status, "priority": req.priority,
+        "channel": req.channel, "practice_id": req.practice_id, "requester_email": req.requester_email,
+        "booking_reference": req.booking_reference,
+        "assignee": {"id": req.assignee.id, "email": req.assignee.email} if req.assignee else None,
+        "created_at": req.created_at.isoformat(), "updated_at": req.updated_at.isoformat(),
+        "due_at": req.due_at.isoformat() if req.due_at else None,
+    }
+
+
+def _updated(session: Session, req: Request, changes: dict[str, Any], now: datetime) -> None:
+    req.updated_at = now
+    session.flush()
+    enqueue_webhooks(session, "request.updated", {"request": webhook_payload(req), "changes": changes})
+
+
+# --- submit -----------------------------------------------------------------------------------
+
+def _booking_snapshot(session: Session, requester: Requester, reference: str, now: datetime) -> dict[str, Any] | None:
+    if not reference:
+        return None
+    if not REFERENCE_RE.match(reference):
+        raise ApiError(422, "invalid_field", "booking_reference is not a booking reference", field="booking_reference")
+    user = requester.practice_user
+    if user is None:
+        return None  # an anonymous requester names no practice: the reference is kept as text only
+    verdict = diagnose_booking(session, user.practice_id, reference, now, reveal=False)
+    if verdict is None:
+        raise ApiError(422, "unknown_booking", f"your practice has no booking with reference {reference}",
+                       field="booking_reference")
+    return json.loads(json.dumps(verdict, default=str))
+
+
+def submit_request(session: Session, requester: Requester, submission: Submission, channel: str,
+                   now: datetime) -> Request:
+    subject = " ".join(_text(submission.subject, "subject", SUBJECT_MAX).split())  # one line: it heads emails
+    description = _text(submission.description, "description", BODY_MAX)
+    email = clean_email(requester.email or submission.email)
+    name = _text(requester.name or submission.name, "name", NAME_MAX, required=False)
+    reference = _text(submission.booking_reference, "booking_reference", 64, required=False)
+    checked = check_uploads(submission.uploads)
+    snapshot = _booking_snapshot(session, requester, reference, now)
+    user = requester.practice_user
+
+    req = Request(
+        subject=subject, status="new", priority="normal", channel=channel,
+        practice_id=user.practice_id if user else None, requester_user_id=user.user_id if user else None,
+        requester_email=email, requester_name=name, booking_reference=reference or None,
+        booking_snapshot=snapshot, created_at=now, updated_at=now,
+    )
+    _awaits_reply(req, now)
+    session.add(req)
+    session.flush()
+    comment = RequestComment(request_id=req.id, author_kind="requester", author_name=name or email,
+                             body=description, public=True, created_at=now)
+    session.add(comment)
+    session.flush()
+    _store_uploads(session, req, comment, checked)
+
+    _notify_requester(session, req, "confirmation", "", comment=comment)
+    _notify_agents(session, req, "agent_new", "New request: ", _active_agents(session), comment=comment)
+    enqueue_webhooks(session, "request.created", {"request": webhook_payload(req)})
+    return req
+
+
+# --- the conversation -------------------------------------------------------------------------
+
+def add_comment(session: Session, req: Request, actor: Actor, body: Any, public: bool = True,
+                uploads: Sequence[Upload] = (), status: str | None = None, now: datetime | None = None) -> RequestComment:
+    """A reply (public) or an internal note (agents only). Requesters' comments are always public.
+
+    ``status`` (agents only) submits the reply "as" a status, e.g. pending while the requester answers.
+    """
+    assert now is not None
+    text = _text(body, "body", BODY_MAX)
+    checked = check_uploads(uploads)
+    if req.status == "closed":
+        raise ApiError(409, "request_closed", "this request is closed; please submit a new request")
+    is_agent = isinstance(actor, Agent)
+    if is_agent and status is not None:
+        _check_transition(req, status)
+    public = bool(public) if is_agent else True
+
+    comment = RequestComment(
+        request_id=req.id, author_kind="agent" if is_agent else "requester",
+        author_agent_id=actor.id if is_agent else None,
+        author_name=actor.name if is_agent else (actor.name or actor.email), body=text, public=public,
+        created_at=now,
+    )
+    session.add(comment)
+    session.flush()
+    _store_uploads(session, req, comment, checked)
+    changes: dict[str, Any] = {}
+    previous = req.status
+
+    if is_agent:
+        if public:
+            if req.first_replied_at is None:
+                req.first_replied_at = now
+            _answered(req)
+            _notify_requester(session, req, "reply", "New reply: ", comment=comment)
+        target = status or ("open" if req.status == "new" else None)
+        if target and target != req.status:
+            _apply_status(req, target, now)
+    else:
+        if req.status in ("pending", "solved"):
+            _apply_status(req, "open", now)
+        _awaits_reply(req, now)
+        recipients = [req.assignee] if req.assignee and req.assignee.is_active else _active_agents(session)
+        _notify_agents(session, req, "agent_reply", "Requester replied: ", recipients, comment=comment)
+
+    if req.status != previous:
+        changes["status"] = {"from": previous, "to": req.status}
+    if public:
+        changes["comment"] = {"id": comment.id, "author_kind": comment.author_kind}
+    if changes:
+        _updated(session, req, changes, now)
+    else:
+        req.updated_at = now  # an internal note alone tells integrators nothing
+    return comment
+
+
+# --- status, priority, assignment -------------------------------------------------------------
+
+def _check_transition(req: Request, status: str) -> None:
+    if status not in STATUSES:
+        raise ApiError(422, "invalid_status", f"status must be one of {', '.join(STATUSES)}", field="status")
+    if status != req.status and status not in TRANSITIONS[req.status]:
+        raise ApiError(409, "invalid_transition", f"a {req.status} request cannot become {status}", field="status")
+
+
+def _apply_status(req: Request, status: str, now: datetime) -> None:
+    req.status = status
+    if status in ("pending", "solved", "closed"):
+        _answered(req)  # nobody owes the requester a reply now
+    if status == "solved":
+        req.solved_at = now
+    elif status == "closed":
+        req.closed_at = now
+    elif status == "open":
+        req.solved_at = None
+
+
+UNSET: Any = object()
+
+
+def update_request(session: Session, req: Request, agent: Agent, now: datetime, status: str | None = None,
+                   priority: str | None = None, assignee_id: Any = UNSET) -> dict[str, Any]:
+    """Change status, priority and assignee (agents only); returns what changed."""
+    if status is not None:
+        _check_transition(req, status)
+    if priority is not None and priority not in PRIORITIES:
+        raise ApiError(422, "invalid_priority", f"priority must be one of {', '.join(PRIORITIES)}", field="priority")
+    assignee: Agent | None = None
+    if assignee_id is not UNSET and assignee_id is not None:
+        if isinstance(assignee_id, bool) or not isinstance(assignee_id, int):
+            raise ApiError(422, "invalid_assignee", "assignee_id must be an agent id or null", field="assignee_id")
+        assignee = session.get(Agent, assignee_id)
+        if assignee is None or not assignee.is_active:
+            raise ApiError(422, "invalid_assignee", f"no active agent with id {assignee_id}", field="assignee_id")
+    if req.status == "closed" and (priority or assignee_id is not UNSET):
+        raise ApiError(409, "request_closed", "a closed request cannot be changed")
+
+    changes: dict[str, Any] = {}
+    if status is not None and status != req.status:
+        changes["status"] = {"from": req.status, "to": status}
+        _apply_status(req, status, now)
+    if priority is not None and priority != req.priority:
+        changes["priority"] = {"from": req.priority, "to": priority}
+        req.priority = priority
+        _set_due(req)
+    if assignee_id is not UNSET and assignee_id != req.assignee_id:
+        changes["assignee_id"] = {"from": req.assignee_id, "to": assignee_id}
+        req.assignee_id = assignee_id
+        req.assignee = assignee
+    if changes:
+        _updated(session, req, changes, now)
+    return changes
+
+
+def solve_by_requester(session: Session, req: Request, requester: Requester, now: datetime) -> None:
+    if req.status == "closed":
+        raise ApiError(409, "request_closed", "this request is already closed")
+    if req.status != "solved":
+        previous = req.status
+        _apply_status(req, "solved", now)
+        _updated(session, req, {"status": {"from": previous, "to": "solved"}, "by": "requester"}, now)
+
+
+def close_solved(session: Session, now: datetime, days: int) -> list[int]:
+    """Close requests solved at least ``days`` ago (the scheduler's ``requests close-solved``)."""
+    due = list(session.scalars(
+        select(Request).where(Request.status == "solved", Request.solved_at <= now - timedelta(days=days))
+        .order_by(Request.id).with_for_update(skip_locked=True, of=Request)
+    ))
+    for req in due:
+        _apply_status(req, "closed", now)
+        _updated(session, req, {"status": {"from": "solved", "to": "closed"}, "by": "schedule"}, now)
+    return [req.id for req in due]
+
+
+# --- canned replies ---------------------------------------------------------------------------
+
+def create_canned_reply(session: Session, agent: Agent, title: Any, body: Any) -> CannedReply:
+    title = _text(title, "title", 200)
+    body = _text(body, "body", BODY_MAX)
+    if session.scalar(select(CannedReply.id).where(CannedReply.title == title)) is not None:
+        raise ApiError(409, "duplicate_title", f"a canned reply called {title!r} already exists", field="title")
+    reply = CannedReply(title=title, body=body, created_by_id=agent.id)
+    session.add(reply)
+    return reply
+
+
+def delete_canned_reply(session: Session, agent: Agent, reply_id: int) -> None:
+    reply = session.get(CannedReply, reply_id)
+    if reply is None:
+        raise ApiError(404, "not_found", "canned reply not found")
+    session.delete(reply)

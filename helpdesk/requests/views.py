@@ -1,0 +1,368 @@
+"""Request pages: the Help Center side (submit, My requests) and the agent console's queue.
+
+Parse the form, call ``service``, commit, render. Validation errors re-render the form with
+the message and store nothing; the anonymous form has CSRF, a rate limit and a honeypot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from sqlalchemy import select
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from helpdesk import api as core_api
+from helpdesk import db, queries as core_queries
+from helpdesk import views as console_views
+from helpdesk.auth import login_required, session_practice_user
+from helpdesk.db import utcnow
+from helpdesk.errors import ApiError
+from helpdesk.extensions import limiter
+from helpdesk.models import Practice
+from helpdesk.requests import queries, service
+from helpdesk.requests.api import file_response, parse_filters, rate_limit
+from helpdesk.requests.models import PRIORITIES, STATUSES, CannedReply, Request
+from helpdesk.requests.storage import ALLOWED_TYPES, MAX_ATTACHMENTS
+from helpdesk.service import record_audit
+
+hc = Blueprint("hc_requests", __name__, url_prefix="/hc/requests", template_folder="templates",
+               static_folder="static", static_url_path="/static")
+console = Blueprint("console_requests", __name__, url_prefix="/console/requests", template_folder="templates")
+console.context_processor(console_views._console_vocabulary)  # the diagnostics partials' words
+
+ACCESS_KEY = "request_access"
+MAX_GRANTS = 50
+HONEYPOT = "website"
+STATUS_TONES = {"new": "warn", "open": "bad", "pending": "muted", "solved": "ok", "closed": "muted"}
+PRIORITY_TONES = {"low": "muted", "normal": "muted", "high": "warn", "urgent": "bad"}
+
+
+@hc.app_context_processor
+def _request_vocabulary() -> dict[str, Any]:
+    return {"status_tones": STATUS_TONES, "priority_tones": PRIORITY_TONES, "statuses": STATUSES,
+            "priorities": PRIORITIES}
+
+
+@hc.context_processor
+def _help_center_frame() -> dict[str, Any]:
+    """What the Help Center's layout (kb/base.html) asks of a page, when the knowledge base is installed."""
+    return {"help_center_layout": "hc.home" in current_app.view_functions,
+            "submit_request_url": lambda: url_for("hc_requests.new"), "session_user": session_practice_user()}
+
+
+def _uploads(field: str = "attachments") -> list[service.Upload]:
+    return [service.Upload(f.filename or "", f.read()) for f in request.files.getlist(field) if f.filename]
+
+
+# === Help Center side ===========================================================================
+
+def _granted() -> list[int]:
+    stored = session.get(ACCESS_KEY, [])
+    return [i for i in stored if isinstance(i, int)] if isinstance(stored, list) else []
+
+
+def _grant(request_id: int) -> None:
+    granted = [i for i in _granted() if i != request_id]
+    session[ACCESS_KEY] = [request_id, *granted][:MAX_GRANTS]
+
+
+def _hc_error(status: int, message: str) -> tuple[str, int]:
+    return render_template("requests/hc_error.html", status=status, message=message), status
+
+
+@hc.errorhandler(ApiError)
+def _hc_api_error(exc: ApiError) -> tuple[str, int]:
+    return _hc_error(exc.status, exc.message)
+
+
+@hc.errorhandler(RequestEntityTooLarge)
+def _hc_too_large(_exc: HTTPException) -> tuple[str, int]:
+    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
+    return _hc_error(413, f"That was too much to upload at once: attachments may be at most 10 MB each and "
+                          f"{limit // (1024 * 1024)} MB in all.")
+
+
+@hc.errorhandler(429)
+def _hc_too_many(_exc: HTTPException) -> tuple[str, int]:
+    return _hc_error(429, "Too many requests were submitted from here. Please wait a few minutes and try again.")
+
+
+@hc.errorhandler(404)
+def _hc_not_found(exc: HTTPException) -> tuple[str, int]:
+    return _hc_error(404, exc.description or "There is no such request, or it is not yours to see.")
+
+
+@hc.route("/new", methods=["GET", "POST"])
+@limiter.limit(rate_limit, methods=["POST"])
+def new() -> Any:
+    user = session_practice_user()
+    values = {key: request.form.get(key, "") for key in ("email", "name", "subject", "description", "booking_reference")}
+    if request.method == "GET":
+        values["subject"] = request.args.get("subject", "")[:200]
+        return _new_form(values, user)
+    if request.form.get(HONEYPOT):
+        return _new_form(values, user, "Your request could not be accepted. If you are a person, leave the "
+                                       "field labelled “Leave this empty” blank and try again.", status=400)
+    requester = (service.Requester.for_practice_user(user, values["email"]) if user
+                 else service.Requester(email=values["email"], name=values["name"]))
+    submission = service.Submission(subject=values["subject"], description=values["description"],
+                                    email=values["email"], name=values["name"],
+                                    booking_reference=values["booking_reference"], uploads=_uploads())
+    try:
+        req = service.submit_request(db.session(), requester, submission, "widget" if user else "web", utcnow())
+        db.session.commit()
+    except ApiError as exc:
+        db.session.rollback()
+        return _new_form(values, user, exc.message, exc.extra.get("field"), exc.status)
+    _grant(req.id)
+    flash(f"Thanks: request #{req.id} is with our support team. We emailed a confirmation to {req.requester_email}.")
+    return redirect(url_for("hc_requests.show", request_id=req.id), 303)
+
+
+def _new_form(values: dict[str, str], user: Any, error: str | None = None, field: str | None = None,
+              status: int = 200) -> tuple[str, int]:
+    return render_template("requests/new.html", values=values, user=user, error=error, error_field=field,
+                           max_attachments=MAX_ATTACHMENTS, allowed_types=ALLOWED_TYPES), status
+
+
+@hc.get("")
+def mine() -> str:
+    user = session_practice_user()
+    granted = _granted()
+    rows: list[Request] = []
+    total = 0
+    if user is not None or granted:
+        page = max(1, request.args.get("page", 1, type=int) or 1)
+        rows, total = queries.list_requests(db.session(), queries.requester_clause(user, granted),
+                                            parse_filters(for_agent=False), utcnow(), page, 25)
+    return render_template("requests/mine.html", rows=rows, total=total, user=user,
+                           q=request.args.get("q", "")[:200])
+
+
+def _requester_request(request_id: int) -> Request:
+    found = queries.get_for_requester(db.session(), request_id, session_practice_user(), _granted())
+    if found is None:
+        abort(404)
+    return found
+
+
+def _requester_for(req: Request) -> service.Requester:
+    user = session_practice_user()
+    if user is not None and req.practice_id == user.practice_id:
+        return service.Requester.for_practice_user(user, req.requester_email)
+    return service.Requester(email=req.requester_email, name=req.requester_name)
+
+
+@hc.get("/<int:request_id>")
+def show(request_id: int) -> str:
+    req = _requester_request(request_id)
+    return render_template("requests/show.html", req=req,
+                           thread=queries.conversation(db.session(), req, include_internal=False),
+                           max_attachments=MAX_ATTACHMENTS, allowed_types=ALLOWED_TYPES)
+
+
+@hc.post("/<int:request_id>/comments")
+def reply(request_id: int) -> Response:
+    req = _requester_request(request_id)
+    try:
+        service.add_comment(db.session(), req, _requester_for(req), request.form.get("body"), uploads=_uploads(),
+                            now=utcnow())
+        db.session.commit()
+        flash("Your reply was sent to the support team.")
+    except ApiError as exc:
+        db.session.rollback()
+        flash(f"Your reply was not sent: {exc.message}", "error")
+    return redirect(url_for("hc_requests.show", request_id=req.id) + "#reply", 303)  # type: ignore[return-value]
+
+
+@hc.post("/<int:request_id>/solve")
+def solve(request_id: int) -> Response:
+    req = _requester_request(request_id)
+    service.solve_by_requester(db.session(), req, _requester_for(req), utcnow())
+    db.session.commit()
+    flash("Marked as solved. If you reply, we will reopen it.")
+    return redirect(url_for("hc_requests.show", request_id=req.id), 303)  # type: ignore[return-value]
+
+
+@hc.get("/access/<token>")
+def access(token: str) -> Response:
+    req = service.request_for_token(db.session(), token)
+    if req is None:
+        abort(404, description="This link is not valid. Use the latest email about your request.")
+    _grant(req.id)
+    return redirect(url_for("hc_requests.show", request_id=req.id), 303)  # type: ignore[return-value]
+
+
+@hc.get("/<int:request_id>/attachments/<int:attachment_id>")
+def hc_attachment(request_id: int, attachment_id: int) -> Response:
+    found = queries.attachment_for(db.session(), _requester_request(request_id), attachment_id, include_internal=False)
+    if found is None:
+        abort(404)
+    return file_response(found)
+
+
+# === Agent console ==============================================================================
+
+def _attempt(work: Callable[[], str]) -> None:
+    """Call a service at the edge: commit and flash its message, or roll back and flash why not."""
+    try:
+        message = work()
+        db.session.commit()
+        flash(message)
+    except ApiError as exc:
+        db.session.rollback()
+        flash(f"Not saved: {exc.message}", "error")
+
+
+@console.errorhandler(ApiError)
+def _console_error(exc: ApiError) -> tuple[str, int]:
+    return render_template("helpdesk/error.html", status=exc.status, message=exc.message), exc.status
+
+
+def _queue_url(**changes: Any) -> str:
+    args: dict[str, Any] = {**request.args.to_dict(), **changes}
+    return url_for("console_requests.queue", **{k: v for k, v in args.items() if v not in (None, "")})
+
+
+@console.get("")
+@login_required
+def queue() -> str:
+    filters = parse_filters(for_agent=True)
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    now = utcnow()
+    rows, total = queries.list_requests(db.session(), None, filters, now, page, 25, agent=g.agent)
+    return render_template(
+        "requests/queue.html", rows=rows, total=total, page=page, per_page=25, filters=filters, now=now,
+        counts=queries.view_counts(db.session(), g.agent, now), views=queries.VIEWS, view_titles=queries.VIEW_TITLES,
+        agents=queries.active_agents(db.session()), is_overdue=queries.is_overdue, queue_url=_queue_url,
+        practice_names=queries.practice_names(db.session(), [r.practice_id for r in rows]),
+    )
+
+
+def _agent_request(request_id: int) -> Request:
+    found = db.session.get(Request, request_id)
+    if found is None:
+        abort(404, description="There is no request with that number.")
+    return found
+
+
+def _diagnostics(req: Request) -> dict[str, Any]:
+    """The practice's health and the named booking's live diagnosis, beside the request (audited)."""
+    practice = db.session.get(Practice, req.practice_id) if req.practice_id else None
+    if practice is None:
+        return {"practice": None}
+    now = utcnow()
+    verdict = (core_queries.diagnose_booking(db.session(), practice.id, req.booking_reference, now)
+               if req.booking_reference else None)
+    record_audit(db.session(), g.agent, "view_diagnostics", practice.id, f"request:{req.id}", ip=request.remote_addr)
+    return {
+        "practice": practice,
+        "tz": practice.timezone,
+        "health": core_api.health_payload(practice),
+        "diagnosis": verdict,
+        "page_url": lambda **kw: url_for("console.practice", practice_id=practice.id,
+                                         **{k: v for k, v in kw.items() if v}),
+    }
+
+
+@console.get("/<int:request_id>", endpoint="show")
+@login_required
+def agent_show(request_id: int) -> str:
+    req = _agent_request(request_id)
+    context = _diagnostics(req)
+    db.session.commit()  # the audit entry
+    return render_template(
+        "requests/agent_show.html", req=req, now=utcnow(), is_overdue=queries.is_overdue,
+        thread=queries.conversation(db.session(), req, include_internal=True),
+        agents=queries.active_agents(db.session()), transitions=service.TRANSITIONS,
+        canned=db.session.scalars(select(CannedReply).order_by(CannedReply.title)).all(),
+        max_attachments=MAX_ATTACHMENTS, allowed_types=ALLOWED_TYPES, **context,
+    )
+
+
+@console.post("/<int:request_id>/comments")
+@login_required
+def comment(request_id: int) -> Response:
+    req = _agent_request(request_id)
+    public = request.form.get("visibility", "public") != "internal"
+
+    def reply() -> str:
+        service.add_comment(db.session(), req, g.agent, request.form.get("body"), public=public,
+                            uploads=_uploads(), status=request.form.get("status") or None, now=utcnow())
+        return "Reply sent to the requester." if public else "Internal note added."
+
+    _attempt(reply)
+    return redirect(url_for("console_requests.show", request_id=req.id), 303)  # type: ignore[return-value]
+
+
+@console.post("/<int:request_id>")
+@login_required
+def update(request_id: int) -> Response:
+    req = _agent_request(request_id)
+    raw_assignee = request.form.get("assignee_id", "keep")
+    assignee: Any = service.UNSET
+    if raw_assignee == "me":
+        assignee = g.agent.id
+    elif raw_assignee == "":
+        assignee = None
+    elif raw_assignee.isdigit():
+        assignee = int(raw_assignee)
+
+    def change() -> str:
+        changes = service.update_request(db.session(), req, g.agent, utcnow(),
+                                         status=request.form.get("status") or None,
+                                         priority=request.form.get("priority") or None, assignee_id=assignee)
+        return "Request updated." if changes else "Nothing changed."
+
+    _attempt(change)
+    return redirect(url_for("console_requests.show", request_id=req.id), 303)  # type: ignore[return-value]
+
+
+@console.get("/<int:request_id>/attachments/<int:attachment_id>")
+@login_required
+def agent_attachment(request_id: int, attachment_id: int) -> Response:
+    found = queries.attachment_for(db.session(), _agent_request(request_id), attachment_id, include_internal=True)
+    if found is None:
+        abort(404)
+    return file_response(found)
+
+
+@console.get("/canned")
+@login_required
+def canned() -> str:
+    replies = db.session.scalars(select(CannedReply).order_by(CannedReply.title)).all()
+    return render_template("requests/canned.html", replies=replies)
+
+
+@console.post("/canned")
+@login_required
+def canned_create() -> Response:
+    def create() -> str:
+        service.create_canned_reply(db.session(), g.agent, request.form.get("title"), request.form.get("body"))
+        return "Canned reply saved."
+
+    _attempt(create)
+    return redirect(url_for("console_requests.canned"), 303)  # type: ignore[return-value]
+
+
+@console.post("/canned/<int:reply_id>/delete")
+@login_required
+def canned_delete(reply_id: int) -> Response:
+    service.delete_canned_reply(db.session(), g.agent, reply_id)
+    db.session.commit()
+    flash("Canned reply deleted.")
+    return redirect(url_for("console_requests.canned"), 303)  # type: ignore[return-value]
