@@ -1,0 +1,403 @@
+"""Live chat benchmarks against real server processes (``wsgi.py``, eventlet, SQLite default).
+
+    .venv/bin/python bench/chat.py                 # all three, figures for docs/PERFORMANCE.md
+    .venv/bin/python bench/chat.py latency --messages 2000
+    .venv/bin/python bench/chat.py throughput --conversations 100 --rate 500 --seconds 20
+    .venv/bin/python bench/chat.py idle --clients 2000 --hold 60
+
+latency     one conversation, one message at a time: send_message -> acknowledgement, measured on
+            a server with Nagle's algorithm left on (HELPDESK_TCP_NODELAY=0, the stock eventlet
+            server) and on one with TCP_NODELAY (the default), in the same run.
+throughput  N concurrent conversations, practices sending at a fixed total rate (open loop);
+            every message must be acknowledged and delivered to the conversation's agent exactly
+            once; delivery latency is send -> the agent's client receiving it.
+idle        N connected, idle Socket.IO clients (raw Engine.IO v4 over WebSocket, answering the
+            server's heartbeats) held for a while; the server process's resident memory.
+
+Each scenario starts its own server on a fresh, migrated SQLite database in a temporary folder.
+The load on the machine (``/proc/loadavg``) is printed with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import selectors
+import shutil
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import socketio  # noqa: E402
+import websocket  # noqa: E402
+from alembic import command  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from helpdesk.cli import alembic_config  # noqa: E402
+from helpdesk.db import make_engine  # noqa: E402
+from helpdesk.service import create_agent  # noqa: E402
+from tests.chat.conftest import ChatServer, widget_token  # noqa: E402
+
+NS = "/chat"
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def runqueue_wait_seconds(pid: int) -> float:
+    """Time the process's threads spent runnable but waiting for a CPU (``/proc/PID/schedstat``):
+    how much other work on the machine held the server back."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        total += int((task / "schedstat").read_text().split()[1])
+    return total / 1e9
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class World:
+    """A fresh database, agents, and a server process on it."""
+
+    nice: int | None = None  # --server-nice: the server's scheduling priority (root only for < 0)
+
+    def __init__(self, agents: int = 1, **env: str) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="bench-chat-"))
+        self.url = f"sqlite:///{self.tmp / 'chat.db'}"
+        command.upgrade(alembic_config(self.url), "head")
+        engine = make_engine(self.url)
+        with Session(engine, expire_on_commit=False) as session:
+            self.agent_tokens = [create_agent(session, f"bench{i}@helpdesk.test", f"Agent {i}").token for i in range(agents)]
+            session.commit()
+        engine.dispose()
+        self.server = ChatServer(self.url, self.tmp, **env).start()
+        if World.nice is not None:
+            os.setpriority(os.PRIO_PROCESS, self.server.process.pid, World.nice)  # type: ignore[union-attr]
+
+    def client(self, token: str, on_message: Any = None) -> socketio.Client:
+        sio = socketio.Client(reconnection=False)
+        if on_message:
+            sio.on("message", on_message, namespace=NS)
+        sio.connect(self.server.url, namespaces=[NS], auth={"token": token}, transports=["websocket"], wait_timeout=10)
+        return sio
+
+    def close(self) -> None:
+        self.server.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def call(sio: socketio.Client, event: str, data: dict[str, Any]) -> Any:
+    answer = sio.call(event, data, namespace=NS, timeout=10)
+    if isinstance(answer, dict) and "error" in answer:
+        raise RuntimeError(f"{event}: {answer['error']}")
+    return answer
+
+
+def open_chat(world: World, agent: socketio.Client, practice_id: str) -> tuple[socketio.Client, int]:
+    practice = world.client(widget_token(practice_id, user_id="u"))
+    conversation_id = call(practice, "start_conversation", {"body": "hello", "client_id": "start"})["conversation"]["id"]
+    call(agent, "accept", {"conversation_id": conversation_id})
+    return practice, conversation_id
+
+
+# --- latency -----------------------------------------------------------------------------------
+
+def latency_run(messages: int, nodelay: bool) -> dict[str, Any]:
+    world = World(HELPDESK_TCP_NODELAY="1" if nodelay else "0")
+    try:
+        agent = world.client(world.agent_tokens[0])
+        call(agent, "presence", {"presence": "online"})
+        practice, conversation_id = open_chat(world, agent, "P-latency")
+        for i in range(100):  # warm up
+            call(practice, "send_message", {"conversation_id": conversation_id, "client_id": f"w{i}", "body": "warm"})
+        times = []
+        for i in range(messages):
+            started = time.perf_counter()
+            call(practice, "send_message", {"conversation_id": conversation_id, "client_id": f"m{i}", "body": f"message {i}"})
+            times.append((time.perf_counter() - started) * 1000)
+        practice.disconnect()
+        agent.disconnect()
+        return {"nodelay": nodelay, "messages": messages, "p50_ms": round(pct(times, 50), 2),
+                "p99_ms": round(pct(times, 99), 2), "mean_ms": round(statistics.mean(times), 2)}
+    finally:
+        world.close()
+
+
+def latency(args: argparse.Namespace) -> list[dict[str, Any]]:
+    results = [latency_run(args.messages, nodelay=False), latency_run(args.messages, nodelay=True)]
+    for r in results:
+        label = "TCP_NODELAY (default)" if r["nodelay"] else "Nagle on (stock eventlet)"
+        print(f"latency  {label:28} send->ack p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms"
+              f"  mean {r['mean_ms']:6.2f} ms  ({r['messages']} messages)", flush=True)
+    return results
+
+
+# --- throughput --------------------------------------------------------------------------------
+
+class RawClient:
+    """A Socket.IO v5 client on ``/chat`` written against the wire protocol (Engine.IO v4 over
+    WebSocket), so that hundreds of them run in one thread around one selector: no thread per
+    client and no lock convoy in the measuring process, which would otherwise add its own delays
+    to the figures."""
+
+    def __init__(self, world: World, token: str) -> None:
+        ws_url = world.server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+        self.ws = websocket.create_connection(ws_url, timeout=10, origin=world.server.url)
+        assert self.ws.recv().startswith("0{")
+        self.ws.send("40" + NS + "," + json.dumps({"token": token}))
+        answer = self.ws.recv()
+        while answer.startswith("42" + NS + ","):  # events sent while connecting (an agent's queue)
+            answer = self.ws.recv()
+        assert answer.startswith("40" + NS + ","), answer
+        self.next_id = 0
+        self.on_event: Any = None
+        self.on_ack: Any = None
+
+    def emit(self, event: str, data: dict[str, Any]) -> int:
+        self.next_id += 1
+        self.ws.send(f"42{NS},{self.next_id}" + json.dumps([event, data]))
+        return self.next_id
+
+    def call(self, event: str, data: dict[str, Any]) -> Any:
+        """Blocking: for setting up, before the measurement."""
+        wanted = self.emit(event, data)
+        while True:
+            kind, number, payload = self.read()
+            if kind == "ack" and number == wanted:
+                if isinstance(payload, dict) and "error" in payload:
+                    raise RuntimeError(f"{event}: {payload['error']}")
+                return payload
+
+    def read(self) -> tuple[str, int | None, Any]:
+        frame = self.ws.recv()
+        if frame == "2":
+            self.ws.send("3")
+            return "ping", None, None
+        head = "4" + "2" + NS + ","
+        if frame.startswith(head):  # an event: 42/chat,["name",{...}]
+            name, payload = json.loads(frame[len(head):])
+            return "event", None, (name, payload)
+        ack = "43" + NS + ","
+        if frame.startswith(ack):  # an acknowledgement: 43/chat,<id>[{...}]
+            body = frame[len(ack):]
+            split = body.index("[")
+            return "ack", int(body[:split]), json.loads(body[split:])[0]
+        return "other", None, frame
+
+    def close(self) -> None:
+        try:
+            self.ws.close(timeout=0.1)
+        except Exception:
+            pass
+
+
+def throughput(args: argparse.Namespace) -> dict[str, Any]:
+    per_agent = 20
+    n_agents = -(-args.conversations // per_agent)
+    world = World(agents=n_agents)
+    clients: list[RawClient] = []
+    try:
+        agents = [RawClient(world, token) for token in world.agent_tokens]
+        clients += agents
+        for agent in agents:
+            agent.call("presence", {"presence": "online", "capacity": per_agent})
+        chats: list[tuple[RawClient, int]] = []
+        for i in range(args.conversations):
+            practice = RawClient(world, widget_token(f"P-tp-{i}", user_id="u"))
+            clients.append(practice)
+            started = practice.call("start_conversation", {"body": "hello", "client_id": "start"})
+            agents[i // per_agent].call("accept", {"conversation_id": started["conversation"]["id"]})
+            chats.append((practice, started["conversation"]["id"]))
+        for client in clients:  # drop what setting up left unread
+            client.ws.sock.setblocking(False)
+            while True:
+                try:
+                    client.ws.recv()
+                except (BlockingIOError, websocket.WebSocketException, OSError):
+                    break
+            client.ws.sock.setblocking(True)
+
+        total = int(args.rate * args.seconds)
+        sent_at: dict[str, float] = {}
+        pending_ack: dict[tuple[int, int], str] = {}
+        acked: dict[str, float] = {}
+        delivered: dict[str, float] = {}
+        duplicates = 0
+        selector = selectors.DefaultSelector()
+        for index, client in enumerate(clients):
+            selector.register(client.ws.sock, selectors.EVENT_READ, (index, client))
+        print(f"throughput: {args.conversations} conversations, {n_agents} agents, {args.rate:g}/s for {args.seconds:g}s "
+              f"({total} messages); load {load()}", flush=True)
+        server_pid = world.server.process.pid  # type: ignore[union-attr]
+        server_cpu, own_cpu = cpu_seconds(server_pid), time.process_time()
+        server_waited = runqueue_wait_seconds(server_pid)
+        started = time.perf_counter()
+        i = 0
+        deadline = started + args.seconds + 30
+        while (len(delivered) < total or len(acked) < total) and time.perf_counter() < deadline:
+            now = time.perf_counter()
+            while i < total and started + i / args.rate <= now:  # open loop: send what is due
+                practice, conversation_id = chats[i % len(chats)]
+                client_id = f"t{i}"
+                sent_at[client_id] = time.perf_counter()
+                ack_id = practice.emit("send_message", {"conversation_id": conversation_id, "client_id": client_id,
+                                                        "body": f"message {i}"})
+                pending_ack[(id(practice), ack_id)] = client_id
+                i += 1
+            wait = max(0.0, started + i / args.rate - time.perf_counter()) if i < total else 0.05
+            for key, _ in selector.select(timeout=wait):
+                index, client = key.data
+                kind, number, payload = client.read()
+                at = time.perf_counter()
+                if kind == "ack":
+                    client_id = pending_ack.pop((id(client), number), None)
+                    if client_id and isinstance(payload, dict) and "message" in payload:
+                        acked[client_id] = at
+                elif kind == "event" and payload[0] == "message" and index < len(agents):
+                    client_id = payload[1].get("client_id") or ""
+                    if client_id.startswith("t"):
+                        if client_id in delivered:
+                            duplicates += 1
+                        else:
+                            delivered[client_id] = at
+        finished = max([*delivered.values(), *acked.values()]) - started
+        server_cpu, own_cpu = cpu_seconds(server_pid) - server_cpu, time.process_time() - own_cpu
+        server_waited = runqueue_wait_seconds(server_pid) - server_waited
+        latencies = [(delivered[c] - sent_at[c]) * 1000 for c in delivered]
+        ack_latencies = [(acked[c] - sent_at[c]) * 1000 for c in acked]
+        result = {
+            "conversations": args.conversations, "target_rate": args.rate, "messages": total,
+            "acked": len(acked), "delivered": len(delivered), "lost": total - len(delivered), "duplicates": duplicates,
+            "achieved_rate": round(len(delivered) / finished, 1),
+            "delivery_p50_ms": round(pct(latencies, 50), 2), "delivery_p99_ms": round(pct(latencies, 99), 2),
+            "delivery_max_ms": round(max(latencies), 1),
+            "ack_p50_ms": round(pct(ack_latencies, 50), 2), "ack_p99_ms": round(pct(ack_latencies, 99), 2),
+            "server_cpu_ms_per_message": round(server_cpu / total * 1000, 3),
+            "server_cpu_share": round(server_cpu / finished, 2), "bench_cpu_share": round(own_cpu / finished, 2),
+            "server_waited_for_cpu_s": round(server_waited, 2),
+        }
+        print(f"throughput  stored+delivered {result['delivered']}/{total} at {result['achieved_rate']}/s, "
+              f"lost {result['lost']}, duplicates {duplicates}; delivery p50 {result['delivery_p50_ms']} ms "
+              f"p99 {result['delivery_p99_ms']} ms (max {result['delivery_max_ms']}); ack p50 {result['ack_p50_ms']} ms "
+              f"p99 {result['ack_p99_ms']} ms; server CPU {result['server_cpu_ms_per_message']} ms/message "
+              f"({result['server_cpu_share']:.0%} of a core), bench client {result['bench_cpu_share']:.0%} of a core; "
+              f"the server waited {server_waited:.2f}s for a CPU", flush=True)
+        return result
+    finally:
+        for client in clients:
+            client.close()
+        world.close()
+
+
+# --- idle connections --------------------------------------------------------------------------
+
+def idle(args: argparse.Namespace) -> dict[str, Any]:
+    """Raw Engine.IO v4 clients: one thread, a selector, answering every ping with a pong."""
+    world = World()
+    pid = world.server.process.pid  # type: ignore[union-attr]
+    ws_url = world.server.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
+    selector = selectors.DefaultSelector()
+    sockets: list[websocket.WebSocket] = []
+    pongs = 0
+    try:
+        time.sleep(1)
+        baseline = rss_mb(pid)
+        started = time.perf_counter()
+        for i in range(args.clients):
+            ws = websocket.create_connection(ws_url, timeout=10, origin=world.server.url)
+            opened = ws.recv()
+            assert opened.startswith("0{"), opened
+            ws.send("40" + NS + "," + json.dumps({"token": widget_token(f"P-idle-{i % 50}", user_id=f"u{i}")}))
+            connected = ws.recv()
+            assert connected.startswith("40" + NS + ","), connected
+            ws.sock.setblocking(True)
+            selector.register(ws.sock, selectors.EVENT_READ, ws)
+            sockets.append(ws)
+        connect_seconds = time.perf_counter() - started
+        connected_rss = rss_mb(pid)
+        print(f"idle: {len(sockets)} clients connected in {connect_seconds:.1f}s; server RSS {connected_rss:.1f} MB "
+              f"(baseline {baseline:.1f} MB); holding {args.hold}s with heartbeats; load {load()}", flush=True)
+        until = time.perf_counter() + args.hold
+        peak = connected_rss
+        closed = 0
+        while time.perf_counter() < until:
+            for key, _ in selector.select(timeout=1):
+                ws = key.data
+                try:
+                    frame = ws.recv()
+                except Exception:
+                    selector.unregister(key.fileobj)
+                    closed += 1
+                    continue
+                if frame == "2":
+                    ws.send("3")
+                    pongs += 1
+            peak = max(peak, rss_mb(pid))
+        held_rss = rss_mb(pid)
+        result = {"clients": len(sockets), "still_connected": len(sockets) - closed, "pongs": pongs,
+                  "baseline_rss_mb": round(baseline, 1), "connected_rss_mb": round(connected_rss, 1),
+                  "held_rss_mb": round(held_rss, 1), "peak_rss_mb": round(peak, 1), "hold_seconds": args.hold}
+        print(f"idle  {result['still_connected']}/{result['clients']} still connected after {args.hold}s, "
+              f"{pongs} heartbeats answered; server RSS now {held_rss:.1f} MB, peak {peak:.1f} MB", flush=True)
+        return result
+    finally:
+        for ws in sockets:
+            try:
+                ws.close(timeout=0.1)
+            except Exception:
+                pass
+        world.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenario", nargs="?", default="all", choices=["all", "latency", "throughput", "idle"])
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--conversations", type=int, default=100)
+    parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--clients", type=int, default=2000)
+    parser.add_argument("--hold", type=float, default=60)
+    parser.add_argument("--server-nice", type=int, default=None,
+                        help="renice the server process (e.g. -10): on a shared machine, keeps other work from preempting it")
+    args = parser.parse_args()
+    World.nice = args.server_nice
+    print(f"bench/chat.py {args.scenario}; cores {os.cpu_count()}; load {load()}"
+          + (f"; server nice {args.server_nice}" if args.server_nice is not None else ""), flush=True)
+    results: dict[str, Any] = {}
+    if args.scenario in ("all", "latency"):
+        results["latency"] = latency(args)
+    if args.scenario in ("all", "throughput"):
+        results["throughput"] = throughput(args)
+    if args.scenario in ("all", "idle"):
+        results["idle"] = idle(args)
+    print(json.dumps({"load_after": load(), **results}))
+
+
+if __name__ == "__main__":
+    main()

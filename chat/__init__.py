@@ -1,0 +1,17 @@
+"""Live chat: conversations between practice users and agents, their messages, the Socket.IO
+namespace ``/chat`` and its delivery guarantees, with booking diagnostics beside every chat.
+
+``init_app`` registers the pages (``chat.views``) and the Socket.IO handlers (``chat.events``).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    from chat import events, views
+
+    app.register_blueprint(views.bp)
+    app.register_blueprint(views.widget_bp)
+    events.init_app(app)
