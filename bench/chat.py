@@ -20,6 +20,8 @@ The load on the machine (``/proc/loadavg``) is printed with the figures.
 
 from __future__ import annotations
 
+import contextlib
+
 import argparse
 import json
 import os
@@ -210,10 +212,8 @@ class RawClient:
         return "other", None, frame
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a socket the server may have dropped
             self.ws.close(timeout=0.1)
-        except Exception:
-            pass
 
 
 def throughput(args: argparse.Namespace) -> dict[str, Any]:
@@ -367,10 +367,8 @@ def idle(args: argparse.Namespace) -> dict[str, Any]:
         return result
     finally:
         for ws in sockets:
-            try:
+            with contextlib.suppress(Exception):
                 ws.close(timeout=0.1)
-            except Exception:
-                pass
         world.close()
 
 

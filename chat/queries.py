@@ -287,24 +287,6 @@ def _card(article: Any) -> dict[str, Any]:
             "snippet": text[:160] + ("…" if len(text) > 160 else "")}
 
 
-def articles_for_keys(session: Session, keys: Sequence[str], limit: int = 5) -> list[dict[str, Any]]:
-    """Published articles tied to diagnosis cause codes, in the order of the causes."""
-    if not keys:
-        return []
-    from kb.models import Article, ArticleTag
-
-    rows = session.execute(
-        select(ArticleTag.value, Article).join(Article, Article.id == ArticleTag.article_id)
-        .where(ArticleTag.kind == "key", ArticleTag.value.in_(list(keys)), Article.status == "published")
-        .order_by(Article.promoted.desc(), Article.id)
-    ).all()
-    order = {key: i for i, key in enumerate(keys)}
-    seen: dict[int, dict[str, Any]] = {}
-    for key, article in sorted(rows, key=lambda r: order.get(r[0], len(order))):
-        seen.setdefault(article.id, {**_card(article), "key": key})
-    return list(seen.values())[:limit]
-
-
 # --- diagnostics beside the chat -------------------------------------------------------------
 
 def practices_with_open_chats(session: Session, practice_ids: Sequence[str]) -> list[str]:
@@ -337,9 +319,18 @@ def diagnostics_snapshot(session: Session, practice_id: str, now: datetime, wind
 
 
 def diagnosis_with_articles(session: Session, practice_id: str, reference: str, now: datetime) -> dict[str, Any] | None:
+    """The diagnosis, with its articles (one per cause, from the knowledge base) as shareable cards."""
     verdict = helpdesk_queries.diagnose_booking(session, practice_id, reference, now)
     if verdict is None:
         return None
-    verdict["suggested_articles"] = articles_for_keys(session, verdict.get("causes", []))
+    from kb.models import Article
+
+    ids = list(dict.fromkeys(a["id"] for a in verdict["articles"] if "id" in a))
+    found = {a.id: a for a in session.scalars(select(Article).where(Article.id.in_(ids)))} if ids else {}
+    cards: dict[int, dict[str, Any]] = {}
+    for article in verdict["articles"]:
+        if article.get("id") in found:
+            cards.setdefault(article["id"], {**_card(found[article["id"]]), "key": article["key"]})
+    verdict["suggested_articles"] = list(cards.values())
     return verdict
 

@@ -125,7 +125,7 @@ def webhook_receiver() -> Iterator[WebhookReceiver]:
             self.end_headers()
 
         def log_message(self, *args: Any) -> None:
-            pass
+            """Quiet: the tests read what arrived, not the access log."""
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     receiver.url = f"http://127.0.0.1:{server.server_port}/hooks"

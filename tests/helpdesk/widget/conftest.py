@@ -5,6 +5,8 @@ server), and a TCP proxy in front of it that a test can cut to take a browser of
 
 from __future__ import annotations
 
+import contextlib
+
 import socket
 import threading
 from collections.abc import Iterator
@@ -68,10 +70,9 @@ class Proxy:
 
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
-            while chunk := src.recv(65536):
-                dst.sendall(chunk)
-        except OSError:
-            pass
+            with contextlib.suppress(OSError):  # the proxy was cut: the other side is gone
+                while chunk := src.recv(65536):
+                    dst.sendall(chunk)
         finally:
             for s in (src, dst):
                 self._drop(s)
@@ -79,10 +80,8 @@ class Proxy:
     def _drop(self, s: socket.socket) -> None:
         with self.lock:
             self.sockets.discard(s)
-        try:
+        with contextlib.suppress(OSError):
             s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         s.close()
 
     def cut(self) -> None:

@@ -7,6 +7,8 @@ Screenshots of the main states go to tests/artifacts/widget_*.png.
 
 from __future__ import annotations
 
+import contextlib
+
 import re
 import statistics
 import time
@@ -42,11 +44,9 @@ def contexts(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Calla
     for context in opened:
         if report is not None and report.failed:
             for i, tab in enumerate(context.pages):
-                try:
+                with contextlib.suppress(Exception):  # never hide the test's own failure
                     ARTIFACTS.mkdir(exist_ok=True)
                     tab.screenshot(path=str(ARTIFACTS / f"widget_failed_{request.node.name}_{i}.png"))
-                except Exception:  # noqa: BLE001 - never hide the test's own failure
-                    pass
         context.close()
 
 
