@@ -215,7 +215,8 @@ def on_connect(auth: Any = None) -> bool:
         actor = authenticate(auth)
     except ApiError as exc:
         db.session.rollback()
-        raise ConnectionRefusedError({"code": exc.code, "message": exc.message}) from None
+        # message, then data: the JS client reads err.message and err.data ({"code", "message"})
+        raise ConnectionRefusedError(exc.message, {"code": exc.code, "message": exc.message}) from None
     sid = request.sid
     client = Client(sid=sid)
     session = db.session()

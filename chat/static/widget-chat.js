@@ -70,6 +70,10 @@
     client = new H.ChatClient({ token: token, storageKey: "helpdesk.widget.lastSeq." + who.practice + "." + who.sub });
     client.on("status", function (s, detail) {
       if (s === "connected") { notice(""); resume(); }
+      else if (s === "error" && detail && /^(token_expired|invalid_token)$/.test(detail.code) && window.parent !== window) {
+        status("Signing you in again…");  // the panel renews the token and posts it back (below)
+        window.parent.postMessage({ type: "helpdesk:token-expired" }, window.location.origin);
+      }
       else if (s === "error") status("Could not connect: " + ((detail && detail.message) || "please reload"));
       else status("Reconnecting…");
     });
@@ -151,16 +155,20 @@
   });
   document.addEventListener("visibilitychange", markRead);
 
+  // A token from the embedding page: the first one signs in, a later one (renewed) reconnects.
+  window.addEventListener("message", function (event) {
+    var data = event.data || {};
+    if (event.source !== window.parent || data.type !== "helpdesk:token" || typeof data.token !== "string") return;
+    if (!client) { connect(data.token); return; }
+    client.token = data.token;
+    if (!client.socket.connected) client.socket.connect();
+  });
   var fromHash = new URLSearchParams(window.location.hash.slice(1)).get("token");
   if (fromHash) {
     history.replaceState(null, "", window.location.pathname);  // don't leave the token in the address bar
     connect(fromHash);
   } else {
     status("Waiting for the portal to sign you in…");
-    window.addEventListener("message", function (event) {
-      var data = event.data || {};
-      if (!client && data.type === "helpdesk:token" && typeof data.token === "string") connect(data.token);
-    });
     if (window.parent !== window) window.parent.postMessage({ type: "helpdesk:ready" }, "*");
   }
 })();

@@ -51,9 +51,13 @@ def test_an_expired_widget_token_is_refused(chat_server: ChatServer, practice_id
     from datetime import timedelta
 
     client = socketio.Client(reconnection=False)
+    refusals: list[Any] = []
+    client.on("connect_error", refusals.append, namespace="/chat")
     with pytest.raises(socketio.exceptions.ConnectionError):
         client.connect(chat_server.url, namespaces=["/chat"], auth={"token": widget_token(practice_id, ttl=timedelta(seconds=-5))},
                        transports=["websocket"], wait_timeout=5)
+    # the client learns why, so a widget can renew the token and reconnect
+    assert [r["data"]["code"] for r in refusals] == ["token_expired"]
 
 
 def test_a_foreign_origin_is_refused(chat_server: ChatServer, practice_id: str, peers: Connect) -> None:

@@ -194,12 +194,10 @@ def test_check_a_booking_and_see_why_it_missed_the_diary(contexts: Callable[...,
     expect(panel.locator("#article-title")).to_have_text("What is a booking collision, and what should I do?")
 
 
-def test_chat_with_an_agent_going_offline_and_back(contexts: Callable[..., BrowserContext],
-                                                   widget_world: WidgetWorld) -> None:
+def agent_online(contexts: Callable[..., BrowserContext], widget_world: WidgetWorld) -> Page:
+    """The demo agent in the console's chat, online, in a browser context of its own."""
     from playwright.sync_api import expect
 
-    proxy = widget_world.proxy
-    # the agent, straight to the server, in one browser context
     agent = contexts(widget_world.server.url, viewport={"width": 1440, "height": 900}).new_page()
     agent.goto("/console/login")
     agent.get_by_label("Email").fill(widget_world.agent.agent.email)
@@ -208,6 +206,16 @@ def test_chat_with_an_agent_going_offline_and_back(contexts: Callable[..., Brows
     agent.goto("/console/chat")
     expect(agent.locator("#connection")).to_have_text("Connected")
     agent.get_by_label("My status").select_option("online")
+    return agent
+
+
+def test_chat_with_an_agent_going_offline_and_back(contexts: Callable[..., BrowserContext],
+                                                   widget_world: WidgetWorld) -> None:
+    from playwright.sync_api import expect
+
+    proxy = widget_world.proxy
+    # the agent, straight to the server, in one browser context
+    agent = agent_online(contexts, widget_world)
 
     # the practice, through a network that the test can cut, in another
     practice_context = contexts(proxy.url, viewport={"width": 1280, "height": 900})
@@ -319,3 +327,40 @@ def test_an_expired_token_is_renewed_through_the_portal(contexts: Callable[..., 
     expect(panel.locator("#check-result")).to_contain_text("No booking of your practice matches")
     assert len(renewals) == 1
     expect(panel.locator("#notice")).to_have_text("")
+
+
+def test_the_chat_reconnects_with_a_renewed_token(contexts: Callable[..., BrowserContext],
+                                                  widget_world: WidgetWorld) -> None:
+    """The chat's socket is refused for an expired token: the panel renews it through the portal."""
+    from datetime import timedelta
+
+    from playwright.sync_api import expect
+
+    from tests.chat.conftest import widget_token
+
+    proxy = widget_world.proxy
+    agent_online(contexts, widget_world)
+    context = contexts(proxy.url, viewport={"width": 1280, "height": 900})
+    renewals: list[str] = []
+    context.on("request", lambda r: renewals.append(r.url) if "/demo/portal/token" in r.url else None)
+    page = context.new_page()
+    page.goto("/demo/portal?practice=cathedral-podiatry")  # no other test chats as it
+    page.get_by_role("button", name="Chat with support").click()
+    panel = page.frame_locator(PANEL)
+    chat = panel.frame_locator("#chat-frame")
+    chat.get_by_label("How can we help?").fill("Our connector looks offline")
+    chat.get_by_role("button", name="Start chat").click()
+    expect(chat.locator("#widget-status")).to_contain_text("in the queue")
+
+    # the same person's token runs out while the chat is open, then the connection drops
+    expired = widget_token("cathedral-podiatry", user_id="demo-staff-1", ttl=timedelta(seconds=-30))
+    page.evaluate("token => window.PracticeHelp.identify(token)", expired)
+    renewals.clear()
+    proxy.cut()
+    proxy.restore()
+    # refused as expired -> the panel asks the portal -> the chat reconnects with the new token
+    expect(chat.locator("#widget-status")).to_contain_text("in the queue", timeout=15_000)
+    assert renewals, "the portal was asked for a new token"
+    chat.get_by_role("textbox", name="Message", exact=True).fill("Still here after the renewal")
+    chat.get_by_role("button", name="Send", exact=True).click()
+    expect(chat.locator("#messages li", has_text="Still here after the renewal")).to_have_count(1)

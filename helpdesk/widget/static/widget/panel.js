@@ -64,6 +64,9 @@
       if (state.chatFrame) { state.chatFrame.remove(); state.chatFrame = null; }
       setUnread(0);
       start();
+    } else if (state.chatFrame) {
+      // a renewed token for the same person: the chat reconnects with it (same origin as this panel)
+      state.chatFrame.contentWindow.postMessage({ type: "helpdesk:token", token: token }, window.location.origin);
     }
   }
 
@@ -74,6 +77,12 @@
       setTimeout(function () { reject({ code: "token_expired", message: T.error_signed_out }); }, 15000);
     });
   }
+
+  // The chat frame's socket was refused for an expired token: renew it through the portal.
+  window.addEventListener("message", function (event) {
+    if (!state.chatFrame || event.source !== state.chatFrame.contentWindow || event.origin !== window.location.origin) return;
+    if ((event.data || {}).type === "helpdesk:token-expired") freshToken().catch(function () { /* signed out: the chat says so */ });
+  });
 
   window.addEventListener("message", function (event) {
     if (event.source !== window.parent || config.origins.indexOf(event.origin) === -1) return;
