@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -58,9 +59,28 @@ class Client:
     user: PracticeUser | None = None
     conversations: set[int] = field(default_factory=set)  # rooms joined (access already checked)
 
+    # A practice user may send a burst of messages, then a steady rate: more than anyone types, far
+    # less than a script flooding a conversation (HELPDESK_CHAT_MESSAGE_BURST / _MESSAGES_PER_SECOND;
+    # agents, who are staff, are not limited).
+    message_burst: float = 30
+    messages_per_second: float = 10
+    message_allowance: float = 30
+    allowance_checked_at: float = field(default_factory=time.monotonic)
+
     @property
     def is_agent(self) -> bool:
         return self.agent_id is not None
+
+    def take_message_allowance(self) -> None:
+        """A token bucket per connection: refuse a practice user's message beyond the rate."""
+        if self.is_agent or self.messages_per_second <= 0:
+            return
+        now = time.monotonic()
+        elapsed, self.allowance_checked_at = now - self.allowance_checked_at, now
+        self.message_allowance = min(self.message_burst, self.message_allowance + elapsed * self.messages_per_second)
+        if self.message_allowance < 1:
+            raise ApiError(429, "rate_limited", "too many messages: wait a moment and send again")
+        self.message_allowance -= 1
 
 
 _clients: dict[str, Client] = {}
@@ -218,7 +238,9 @@ def on_connect(auth: Any = None) -> bool:
         # message, then data: the JS client reads err.message and err.data ({"code", "message"})
         raise ConnectionRefusedError(exc.message, {"code": exc.code, "message": exc.message}) from None
     sid = request.sid
-    client = Client(sid=sid)
+    burst = current_app.config["CHAT_MESSAGE_BURST"]
+    client = Client(sid=sid, message_burst=burst, message_allowance=burst,
+                    messages_per_second=current_app.config["CHAT_MESSAGES_PER_SECOND"])
     session = db.session()
     now = utcnow()
     own: list[Conversation]
@@ -328,6 +350,7 @@ def _sender(client: Client) -> Agent | PracticeUser:
 
 @on("send_message")
 def send_message(client: Client, data: dict[str, Any]) -> dict[str, Any]:
+    client.take_message_allowance()
     conversation_id, client_id = data.get("conversation_id"), data.get("client_id")
     return _store_message(conversation_id, client_id, lambda: service.send_message(
         db.session(), _sender(client), conversation_id, client_id, data.get("body"), utcnow()))

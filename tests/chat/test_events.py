@@ -4,6 +4,7 @@ isolation and bad input."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -435,3 +436,19 @@ def test_the_threading_server_speaks_the_same_contract(
         assert practice.wait_for("message", lambda m: m["client_id"] == "t")["body"] == "threading works"
     finally:
         server.stop()
+
+
+def test_a_flood_of_messages_from_a_practice_is_slowed_down_not_dropped_silently(
+    chat_server: ChatServer, online_agent: tuple[NewAgent, Peer], peers: Connect, practice_id: str,
+) -> None:
+    practice, agent, conversation_id = chat_between(chat_server, online_agent, peers, practice_id)
+    answers = [practice.call("send_message", {"conversation_id": conversation_id, "client_id": f"flood-{i}", "body": "spam"})
+               for i in range(60)]
+    stored = [a for a in answers if "message" in a]
+    limited = [a for a in answers if a.get("error", {}).get("code") == "rate_limited"]
+    assert len(stored) + len(limited) == 60 and limited, "past the burst, messages are refused with a reason"
+    assert len(stored) >= 30
+    # the agent is not limited, and the practice may send again after a pause
+    assert "message" in agent.call("send_message", {"conversation_id": conversation_id, "client_id": "a1", "body": "slow down"})
+    time.sleep(0.5)
+    assert "message" in practice.call("send_message", {"conversation_id": conversation_id, "client_id": "after", "body": "ok"})
