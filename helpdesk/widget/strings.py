@@ -91,6 +91,7 @@ STRINGS: dict[str, str] = {
     "mine_title": "My requests",
     "mine_none": "You have no requests yet.",
     "mine_loading": "Loading your requests…",
+    "mine_open": "Open and reply (new tab)",
     "status_new": "New",
     "status_open": "Open",
     "status_pending": "Awaiting your reply",

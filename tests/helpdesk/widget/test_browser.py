@@ -303,6 +303,13 @@ def test_submit_a_request_and_find_it_in_my_requests(contexts: Callable[..., Bro
     expect(mine).to_contain_text("New")
     shot(page, "my_requests")
 
+    # open it in the Help Center (signed in by the token the panel posts) and reply there
+    with page.context.expect_page() as opened:
+        mine.get_by_role("button", name=re.compile("^Open and reply")).click()
+    request_page = opened.value
+    expect(request_page.get_by_role("heading", name="Booking collision alert")).to_be_visible()
+    assert "token" not in request_page.url
+
 
 def test_an_expired_token_is_renewed_through_the_portal(contexts: Callable[..., BrowserContext],
                                                          widget_world: WidgetWorld) -> None:

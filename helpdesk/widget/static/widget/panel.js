@@ -433,6 +433,18 @@
     }, failed).then(function () { button.disabled = false; });
   });
 
+  // Reading and replying to a request happens on its Help Center page, in a new tab. The token is
+  // posted there (never put in a URL), which signs the same person in to those pages.
+  function openInHelpCenter(requestId) {
+    var form = el("form", { method: "post", action: "/hc/session", target: "_blank" }, [
+      el("input", { type: "hidden", name: "token", value: state.token }),
+      el("input", { type: "hidden", name: "next", value: "/hc/requests/" + requestId })
+    ]);
+    document.body.appendChild(form);
+    form.submit();
+    form.remove();
+  }
+
   function loadMine() {
     $("mine-status").textContent = T.mine_loading;
     api("GET", "/api/v1/requests?per_page=50").then(function (found) {
@@ -442,7 +454,9 @@
         list.appendChild(el("li", { className: "request", "data-request-id": String(r.id) }, [
           el("strong", { text: r.subject }),
           el("span", { className: "small quiet", text: " #" + r.id + " · " + (T["status_" + r.status] || r.status) + " · " +
-            new Date(r.updated_at || r.created_at).toLocaleDateString([], { dateStyle: "medium" }) })
+            new Date(r.updated_at || r.created_at).toLocaleDateString([], { dateStyle: "medium" }) }),
+          el("button", { type: "button", className: "link-button", text: T.mine_open,
+                         "aria-label": T.mine_open + ": " + r.subject, onclick: function () { openInHelpCenter(r.id); } })
         ]));
       });
     }, function (error) { $("mine-status").textContent = ""; failed(error); });
