@@ -139,6 +139,12 @@ def _new_form(values: dict[str, str], user: Any, error: str | None = None, field
                            max_attachments=MAX_ATTACHMENTS, allowed_types=ALLOWED_TYPES), status
 
 
+def _practice_timezone(practice_id: str | None) -> str:
+    """A practice's staff read times in its time zone; an anonymous requester's stay in UTC."""
+    practice = db.session.get(Practice, practice_id) if practice_id else None
+    return practice.timezone if practice else "UTC"
+
+
 @hc.get("")
 def mine() -> str:
     user = session_practice_user()
@@ -150,7 +156,7 @@ def mine() -> str:
         rows, total = queries.list_requests(db.session(), queries.requester_clause(user, granted),
                                             parse_filters(for_agent=False), utcnow(), page, 25)
     return render_template("requests/mine.html", rows=rows, total=total, user=user,
-                           q=request.args.get("q", "")[:200])
+                           q=request.args.get("q", "")[:200], tz=_practice_timezone(user.practice_id if user else None))
 
 
 def _requester_request(request_id: int) -> Request:
@@ -170,7 +176,7 @@ def _requester_for(req: Request) -> service.Requester:
 @hc.get("/<int:request_id>")
 def show(request_id: int) -> str:
     req = _requester_request(request_id)
-    return render_template("requests/show.html", req=req,
+    return render_template("requests/show.html", req=req, tz=_practice_timezone(req.practice_id),
                            thread=queries.conversation(db.session(), req, include_internal=False),
                            max_attachments=MAX_ATTACHMENTS, allowed_types=ALLOWED_TYPES)
 

@@ -17,6 +17,7 @@ from helpdesk.db import utcnow
 from helpdesk.models import AuditEntry
 from helpdesk.requests.models import Request
 from helpdesk.service import NewAgent
+from tests.helpdesk.factories import practice_upserted
 from tests.helpdesk.outbox.servers import SmtpServer, parts
 from tests.helpdesk.requests.helpers import fetch, PDF, files, link_in, post_with_csrf, sign_in_practice_user, submit_form
 
@@ -147,3 +148,14 @@ def test_the_agent_page_shows_the_practice_diagnostics(client: FlaskClient, agen
 def test_console_pages_need_an_agent(client: FlaskClient, db_session: Session) -> None:
     assert client.get("/console/requests").status_code == 302
     assert client.get("/console/requests/1").status_code == 302
+
+
+def test_practice_users_read_times_in_their_practice_time_zone(client: FlaskClient, ingest: Any, app: Flask,
+                                                                widget_headers: Callable[..., Any]) -> None:
+    ingest(practice_upserted("P1", timezone_name="America/New_York"))
+    response = client.post("/api/v1/requests", headers=widget_headers("P1", "u-1"), json={"subject": "Zone", "description": "d"})
+    request_id = response.get_json()["id"]
+    browser = app.test_client()
+    sign_in_practice_user(browser, "P1", "u-1")
+    assert "EST" in browser.get("/hc/requests").text
+    assert "EST" in browser.get(f"/hc/requests/{request_id}").text
