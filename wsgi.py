@@ -29,7 +29,7 @@ if not FROM_FLASK_CLI:
         monkey.patch_all()
 
 from helpdesk import create_app  # noqa: E402
-from helpdesk.extensions import socketio  # noqa: E402
+from helpdesk.core.extensions import socketio  # noqa: E402
 from helpdesk.outbox.sender import start_background_sender  # noqa: E402
 
 app = create_app({"ASYNC_MODE": "threading"} if FROM_FLASK_CLI else None)

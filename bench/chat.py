@@ -20,9 +20,8 @@ The load on the machine (``/proc/loadavg``) is printed with the figures.
 
 from __future__ import annotations
 
-import contextlib
-
 import argparse
+import contextlib
 import json
 import os
 import selectors
@@ -30,9 +29,7 @@ import shutil
 import statistics
 import sys
 import tempfile
-import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +41,9 @@ import websocket  # noqa: E402
 from alembic import command  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from helpdesk.cli import alembic_config  # noqa: E402
-from helpdesk.db import make_engine  # noqa: E402
-from helpdesk.service import create_agent  # noqa: E402
+from helpdesk.core.agents import create_agent  # noqa: E402
+from helpdesk.core.cli import alembic_config  # noqa: E402
+from helpdesk.core.db import make_engine  # noqa: E402
 from tests.chat.conftest import ChatServer, widget_token  # noqa: E402
 
 NS = "/chat"

@@ -114,7 +114,7 @@ def sample_bookings(database: Path, count: int, rng: random.Random) -> list[tupl
 
 def deep_cursors(database: Path, count: int, rng: random.Random) -> list[str]:
     """Cursors pointing deep into the big practice's list (as a client paging far would hold)."""
-    from helpdesk.queries import encode_cursor
+    from helpdesk.bookings.queries import encode_cursor
 
     connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
     try:
@@ -141,9 +141,9 @@ def agent_token(env: dict[str, str]) -> str:
     try:
         from sqlalchemy import select
 
-        from helpdesk import create_app, db
-        from helpdesk.models import Agent
-        from helpdesk.service import create_agent, issue_api_token
+        from helpdesk import create_app
+        from helpdesk.core import db
+        from helpdesk.core.agents import Agent, create_agent, issue_api_token
 
         app = create_app({"ASYNC_MODE": "threading"})
         with app.app_context():

@@ -43,7 +43,7 @@ TARGET_EVENTS_PER_SECOND = 3000
 
 
 def build_batches(events: int, batch_size: int, seed: int) -> list[bytes]:
-    from helpdesk.demo import DemoWorld
+    from helpdesk.bookings.demo import DemoWorld
 
     # About 4.3 events per booking in the demo world: ask for enough bookings, then cut.
     world = DemoWorld(bookings=events // 4 + 1000, seed=seed)
@@ -125,7 +125,7 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace, url: str, env: dict[str, str], secret: str, run_dir: Path) -> None:
-    from helpdesk.ingest import sign
+    from helpdesk.core.signing import sign
 
     print(f"Preparing {args.events:,} events in batches of {args.batch} ...", flush=True)
     bodies = build_batches(args.events, args.batch, args.seed)

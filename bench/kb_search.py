@@ -41,7 +41,16 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import BENCH_DIR, Client, Server, base_env, deadline, machine, summary_ms, table  # noqa: E402
+from bench.common import (  # noqa: E402
+    BENCH_DIR,
+    Client,
+    Server,
+    base_env,
+    deadline,
+    machine,
+    summary_ms,
+    table,
+)
 
 TARGET_SEARCH_P95_MS = 15.0
 TARGET_SUGGEST_P95_MS = 10.0
@@ -138,8 +147,9 @@ def build(url: str, articles: int, seed: int, instance: Path) -> dict[str, Any]:
     os.environ["HELPDESK_INSTANCE_DIR"] = str(instance)
     from alembic import command
 
-    from helpdesk import create_app, db
-    from helpdesk.cli import alembic_config
+    from helpdesk import create_app
+    from helpdesk.core import db
+    from helpdesk.core.cli import alembic_config
     from kb import service, transfer
 
     command.upgrade(alembic_config(url), "head")
@@ -250,7 +260,8 @@ def over_http(url: str, args: argparse.Namespace, searches: list[str], prefixes:
 
 def in_process(url: str, args: argparse.Namespace, searches: list[str], prefixes: list[str]) -> dict[str, list[float]]:
     os.environ["HELPDESK_INSTANCE_DIR"] = str(BENCH_DIR / "kb-search-run")
-    from helpdesk import create_app, db
+    from helpdesk import create_app
+    from helpdesk.core import db
     from kb import queries
 
     app = create_app({"DATABASE_URL": url, "ASYNC_MODE": "threading", "OUTBOX_LOOP": False,

@@ -29,15 +29,22 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from chat import queries, service
-from chat.identity import authenticate
 from chat.models import CannedReply, Conversation, Message
-from helpdesk import db, ingest
-from helpdesk.auth import PracticeUser
-from helpdesk.db import utcnow
-from helpdesk.errors import ApiError
-from helpdesk.extensions import socketio
-from helpdesk.models import Agent
-from helpdesk.service import record_audit
+from helpdesk.bookings import ingest
+from helpdesk.core import db
+from helpdesk.core.agents import Agent
+from helpdesk.core.audit import record_audit
+from helpdesk.core.auth import PracticeUser, authenticate_socket
+from helpdesk.core.clock import utcnow
+from helpdesk.core.errors import (
+    Conflict,
+    DomainError,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
+from helpdesk.core.extensions import socketio
 
 NAMESPACE = "/chat"
 LAST_SEQ_MAX_ENTRIES = 50
@@ -79,7 +86,7 @@ class Client:
         elapsed, self.allowance_checked_at = now - self.allowance_checked_at, now
         self.message_allowance = min(self.message_burst, self.message_allowance + elapsed * self.messages_per_second)
         if self.message_allowance < 1:
-            raise ApiError(429, "rate_limited", "too many messages: wait a moment and send again")
+            raise RateLimited("rate_limited", "too many messages: wait a moment and send again")
         self.message_allowance -= 1
 
 
@@ -168,7 +175,7 @@ def _handle(fn: Handler, agents_only: bool, practice_only: bool) -> Callable[...
             return _error("invalid_payload", "send one JSON object")
         try:
             return fn(client, data)
-        except ApiError as exc:
+        except DomainError as exc:
             db.session.rollback()
             return {"error": {"code": exc.code, "message": exc.message, **exc.extra}}
         except Exception:  # a bug must not kill the connection: log it, answer, carry on
@@ -196,7 +203,7 @@ def _actor(client: Client) -> Agent | PracticeUser:
         return client.user
     agent = db.session.get(Agent, client.agent_id)
     if agent is None or not agent.is_active:
-        raise ApiError(401, "invalid_token", "this agent account is no longer active")
+        raise Unauthenticated("invalid_token", "this agent account is no longer active")
     return agent
 
 
@@ -232,8 +239,8 @@ def _history(conversation: Conversation, after_seq: int = 0) -> list[dict[str, A
 
 def on_connect(auth: Any = None) -> bool:
     try:
-        actor = authenticate(auth)
-    except ApiError as exc:
+        actor = authenticate_socket(auth)
+    except DomainError as exc:
         db.session.rollback()
         # message, then data: the JS client reads err.message and err.data ({"code", "message"})
         raise ConnectionRefusedError(exc.message, {"code": exc.code, "message": exc.message}) from None
@@ -279,7 +286,7 @@ def _replay(client: Client, actor: Agent | PracticeUser, last_seq: Any) -> list[
     for key, seq in list(last_seq.items())[:LAST_SEQ_MAX_ENTRIES]:
         try:
             conversation = queries.conversation_for(db.session(), actor, int(key))
-        except (ApiError, ValueError, TypeError):
+        except (DomainError, ValueError, TypeError):
             continue
         if isinstance(seq, bool) or not isinstance(seq, int):
             continue
@@ -362,7 +369,7 @@ def typing(client: Client, data: dict[str, Any]) -> dict[str, Any]:
     name = client.user.name if client.user else _actor(client).name
     db.session.rollback()
     if conversation.status == "closed":
-        raise ApiError(409, "conversation_closed", "this conversation is closed")
+        raise Conflict("conversation_closed", "this conversation is closed")
     payload = {"conversation_id": conversation.id, "typing": bool(data.get("typing", True)),
                "author": {"type": "agent" if client.is_agent else "practice", "name": name}}
     socketio.emit("typing", payload, to=conversation_room(conversation.id), skip_sid=client.sid, namespace=NAMESPACE)
@@ -587,10 +594,10 @@ def diagnose(client: Client, data: dict[str, Any]) -> dict[str, Any]:
     conversation = _conversation(client, data)
     reference = data.get("reference")
     if not isinstance(reference, str) or not service.REFERENCE_RE.match(reference.strip()):
-        raise ApiError(422, "invalid_field", "reference must be a booking reference", field="reference")
+        raise InvalidInput("invalid_field", "reference must be a booking reference", field="reference")
     verdict = queries.diagnosis_with_articles(session, conversation.practice_id, reference.strip(), utcnow())
     if verdict is None:
-        raise ApiError(404, "not_found", "this practice has no booking with that reference")
+        raise NotFound("not_found", "this practice has no booking with that reference")
     record_audit(session, agent, "view_diagnosis", conversation.practice_id, reference.strip(),
                  ip=request.remote_addr, via="chat")
     db.session.commit()

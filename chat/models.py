@@ -11,11 +11,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from helpdesk.db import Base, utcnow
-from helpdesk.models import Agent
+from helpdesk.core.agents import Agent
+from helpdesk.core.clock import utcnow
+from helpdesk.core.db import Base
 
 CONVERSATION_STATUSES = ("waiting", "active", "closed")
 MESSAGE_KINDS = ("text", "article", "system")

@@ -12,10 +12,11 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from chat.models import AgentConnection, AgentStatus, Conversation, Message
-from helpdesk import queries as helpdesk_queries
-from helpdesk.auth import PracticeUser
-from helpdesk.errors import ApiError
-from helpdesk.models import Agent, Practice
+from helpdesk.bookings import queries as helpdesk_queries
+from helpdesk.bookings.models import Practice
+from helpdesk.core.agents import Agent
+from helpdesk.core.auth import PracticeUser
+from helpdesk.core.errors import InvalidInput, NotFound
 
 OPEN_STATUSES = ("waiting", "active")
 REPLAY_LIMIT = 1_000
@@ -42,7 +43,7 @@ def may_access(actor: Actor, conversation: Conversation) -> bool:
 def whole_number(value: Any, name: str, low: int = 0, high: int = INT_MAX) -> int:
     """An int from JSON within the database's INTEGER range (PostgreSQL refuses larger ones)."""
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ApiError(422, "invalid_field", f"{name} must be a whole number from {low} to {high}", field=name)
+        raise InvalidInput("invalid_field", f"{name} must be a whole number from {low} to {high}", field=name)
     return value
 
 
@@ -55,7 +56,7 @@ def conversation_for(session: Session, actor: Actor, conversation_id: Any) -> Co
     check_id(conversation_id)
     conversation = session.get(Conversation, conversation_id)
     if conversation is None or not may_access(actor, conversation):
-        raise ApiError(404, "not_found", "conversation not found")
+        raise NotFound("not_found", "conversation not found")
     return conversation
 
 

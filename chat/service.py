@@ -19,10 +19,25 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from chat import queries
-from chat.models import PRESENCES, AgentConnection, AgentStatus, CannedReply, Conversation, Message
-from helpdesk.auth import PracticeUser
-from helpdesk.errors import ApiError
-from helpdesk.models import Agent, Booking
+from chat.models import (
+    PRESENCES,
+    AgentConnection,
+    AgentStatus,
+    CannedReply,
+    Conversation,
+    Message,
+)
+from helpdesk.bookings.models import Booking
+from helpdesk.core.agents import Agent
+from helpdesk.core.auth import PracticeUser
+from helpdesk.core.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    TooLarge,
+)
 
 BODY_MAX = 5_000
 COMMENT_MAX = 2_000
@@ -65,20 +80,20 @@ def clean_text(value: Any, name: str = "body", limit: int = BODY_MAX, required: 
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise ApiError(422, "invalid_field", f"{name} must be text", field=name)
+        raise InvalidInput("invalid_field", f"{name} must be text", field=name)
     if len(value) > limit * 4:  # don't normalise megabytes just to refuse them
-        raise ApiError(413, "too_long", f"{name} must be at most {limit:,} characters", field=name)
+        raise TooLarge("too_long", f"{name} must be at most {limit:,} characters", field=name)
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n")).translate(_STRIP).strip()
     if required and not text:
-        raise ApiError(422, "missing_field", f"{name} is required", field=name)
+        raise InvalidInput("missing_field", f"{name} is required", field=name)
     if len(text) > limit:
-        raise ApiError(413, "too_long", f"{name} must be at most {limit:,} characters (got {len(text):,})", field=name)
+        raise TooLarge("too_long", f"{name} must be at most {limit:,} characters (got {len(text):,})", field=name)
     return text
 
 
 def clean_client_id(value: Any) -> str:
     if not isinstance(value, str) or not CLIENT_ID_RE.match(value):
-        raise ApiError(422, "invalid_field", "client_id must be 1-64 letters, digits or . _ : -", field="client_id")
+        raise InvalidInput("invalid_field", "client_id must be 1-64 letters, digits or . _ : -", field="client_id")
     return value
 
 
@@ -215,7 +230,7 @@ def send_message(session: Session, actor: Actor, conversation_id: Any, client_id
         if repeat is not None:
             return repeat, False
     _writable(conversation, actor)
-    raise ApiError(409, "conflict", "the conversation changed while the message was sent; send it again")
+    raise Conflict("conflict", "the conversation changed while the message was sent; send it again")
 
 
 def share_article(session: Session, agent: Agent, conversation: Conversation, article_id: Any, client_id: Any,
@@ -228,16 +243,16 @@ def share_article(session: Session, agent: Agent, conversation: Conversation, ar
     _writable(conversation, agent)
     card = queries.article_card(session, article_id)
     if card is None:
-        raise ApiError(404, "not_found", "no published article with that id")
+        raise NotFound("not_found", "no published article with that id")
     return _append(session, conversation, now, kind="article", author=author_of(agent), body=card["title"],
                    data={"article": card}, client_id=client_id), True
 
 
 def _writable(conversation: Conversation, actor: Actor) -> None:
     if conversation.status == "closed":
-        raise ApiError(409, "conversation_closed", "this conversation is closed")
+        raise Conflict("conversation_closed", "this conversation is closed")
     if isinstance(actor, Agent) and conversation.agent_id != actor.id:
-        raise ApiError(403, "not_your_conversation",
+        raise Forbidden("not_your_conversation",
                        "accept this conversation (or have it transferred to you) before writing in it")
 
 
@@ -271,7 +286,7 @@ def start_conversation(session: Session, user: PracticeUser, now: datetime, body
             session.refresh(open_one)
         return outcome
     if queries.agents_online(session, now) == 0:
-        raise ApiError(409, "no_agent_online", "no agent is online right now: leave a message and we will reply by email")
+        raise Conflict("no_agent_online", "no agent is online right now: leave a message and we will reply by email")
     conversation = Conversation(practice_id=user.practice_id, requester_id=user.user_id,
                                 requester_name=user.name[:200], requester_email=user.email[:320],
                                 status="waiting", created_at=now, last_seq=0)
@@ -291,11 +306,11 @@ def accept(session: Session, agent: Agent, conversation: Conversation | None, no
     if conversation is None:
         conversation = queries.oldest_waiting(session)
         if conversation is None:
-            raise ApiError(404, "queue_empty", "no conversation is waiting")
+            raise NotFound("queue_empty", "no conversation is waiting")
     if conversation.status != "waiting":
         if conversation.agent_id == agent.id and conversation.status == "active":
             return Outcome(conversation, created=False)
-        raise ApiError(409, "not_waiting", f"this conversation is {conversation.status}"
+        raise Conflict("not_waiting", f"this conversation is {conversation.status}"
                        + (f" with {conversation.agent.name}" if conversation.agent and conversation.status == "active" else ""))
     _check_capacity(session, agent)
     conversation.status = "active"
@@ -311,20 +326,20 @@ def _check_capacity(session: Session, agent: Agent) -> None:
     status = session.get(AgentStatus, agent.id)
     capacity = status.capacity if status else DEFAULT_CAPACITY
     if queries.active_count(session, agent.id) >= capacity:
-        raise ApiError(409, "at_capacity", f"you already have {capacity} active chats (your capacity)")
+        raise Conflict("at_capacity", f"you already have {capacity} active chats (your capacity)")
 
 
 def transfer(session: Session, agent: Agent, conversation: Conversation, to_agent_id: Any, now: datetime) -> Outcome:
     queries.whole_number(to_agent_id, "agent_id", low=1)
     if conversation.status != "active":
-        raise ApiError(409, "not_active", "only an active conversation can be transferred")
+        raise Conflict("not_active", "only an active conversation can be transferred")
     if conversation.agent_id != agent.id and agent.role != "admin":
-        raise ApiError(403, "not_your_conversation", "only the agent in the chat (or an admin) can transfer it")
+        raise Forbidden("not_your_conversation", "only the agent in the chat (or an admin) can transfer it")
     target = session.get(Agent, to_agent_id)
     if target is None or not target.is_active:
-        raise ApiError(404, "not_found", "no active agent with that id")
+        raise NotFound("not_found", "no active agent with that id")
     if target.id == conversation.agent_id:
-        raise ApiError(409, "same_agent", "the conversation is already with that agent")
+        raise Conflict("same_agent", "the conversation is already with that agent")
     _check_capacity(session, target)
     previous = conversation.agent_id
     conversation.agent_id = target.id
@@ -341,7 +356,7 @@ def close(session: Session, actor: Actor, conversation: Conversation, now: datet
         return Outcome(conversation, created=False)
     if isinstance(actor, Agent) and conversation.status == "active" and conversation.agent_id != actor.id \
             and actor.role != "admin":
-        raise ApiError(403, "not_your_conversation", "only the agent in the chat (or an admin) can close it")
+        raise Forbidden("not_your_conversation", "only the agent in the chat (or an admin) can close it")
     was_waiting = conversation.status == "waiting"
     who = actor.name if isinstance(actor, Agent) else (actor.name or "The practice")
     message = system_message(session, conversation, now, "closed", f"{who} ended the chat.")
@@ -356,7 +371,7 @@ def close(session: Session, actor: Actor, conversation: Conversation, now: datet
 def rate(session: Session, user: PracticeUser, conversation: Conversation, rating: Any, comment: Any,
          now: datetime) -> Conversation:
     if conversation.status != "closed":
-        raise ApiError(409, "not_closed", "a chat can be rated once it has ended")
+        raise Conflict("not_closed", "a chat can be rated once it has ended")
     queries.whole_number(rating, "rating", low=1, high=5)
     conversation.rating = rating
     conversation.rating_comment = clean_text(comment, "comment", COMMENT_MAX, required=False) or None
@@ -369,10 +384,10 @@ def rate(session: Session, user: PracticeUser, conversation: Conversation, ratin
 def email_transcript(session: Session, actor: Actor, conversation: Conversation, now: datetime) -> str:
     """Queue the transcript to the practice user who chatted (an agent sends it to them too)."""
     if conversation.status != "closed" or not conversation.transcript:
-        raise ApiError(409, "not_closed", "the transcript is ready once the chat has ended")
+        raise Conflict("not_closed", "the transcript is ready once the chat has ended")
     to = conversation.requester_email
     if not to:
-        raise ApiError(422, "no_email", "we have no email address for this practice user")
+        raise InvalidInput("no_email", "we have no email address for this practice user")
     from helpdesk.outbox.service import enqueue_email
 
     # Once per chat: asking again (a double click, a second tab) queues nothing more.
@@ -400,7 +415,7 @@ def leave_message(session: Session, user: PracticeUser, subject: Any, body: Any,
         Request.practice_id == user.practice_id, Request.requester_user_id == user.user_id,
         Request.created_at >= now - LEAVE_MESSAGE_WINDOW))
     if (recent or 0) >= LEAVE_MESSAGE_LIMIT:
-        raise ApiError(429, "rate_limited", "you have sent several messages just now; we will answer them by email")
+        raise RateLimited("rate_limited", "you have sent several messages just now; we will answer them by email")
     from helpdesk.requests.service import Requester, Submission, submit_request
 
     requester = Requester.for_practice_user(user, email if isinstance(email, str) else "")
@@ -416,7 +431,7 @@ def to_request(session: Session, agent: Agent, conversation: Conversation, now: 
     if conversation.request_id is not None:
         return Outcome(conversation, created=False)
     if not conversation.requester_email:
-        raise ApiError(422, "no_email", "the practice user has no email address, so a request cannot follow up")
+        raise InvalidInput("no_email", "the practice user has no email address, so a request cannot follow up")
     user = PracticeUser(conversation.requester_id, conversation.practice_id, conversation.requester_name,
                         conversation.requester_email)
     session.flush()
@@ -436,7 +451,7 @@ def to_request(session: Session, agent: Agent, conversation: Conversation, now: 
 
 def set_presence(session: Session, agent: Agent, presence: Any, capacity: Any, now: datetime) -> AgentStatus:
     if presence is not None and presence not in PRESENCES:
-        raise ApiError(422, "invalid_field", f"presence must be one of {', '.join(PRESENCES)}", field="presence")
+        raise InvalidInput("invalid_field", f"presence must be one of {', '.join(PRESENCES)}", field="presence")
     if capacity is not None:
         queries.whole_number(capacity, "capacity", low=1, high=CAPACITY_MAX)
     status = session.get(AgentStatus, agent.id)
@@ -468,7 +483,7 @@ def connections_seen(session: Session, node: str, now: datetime, stale_after: ti
 def save_canned_reply(session: Session, agent: Agent, shortcode: Any, title: Any, body: Any) -> CannedReply:
     code = clean_text(shortcode, "shortcode", 40).lower().lstrip("/")
     if not SHORTCODE_RE.match(code):
-        raise ApiError(422, "invalid_field", "a short code is letters, digits, - and _ (e.g. greet)", field="shortcode")
+        raise InvalidInput("invalid_field", "a short code is letters, digits, - and _ (e.g. greet)", field="shortcode")
     reply = session.scalar(select(CannedReply).where(CannedReply.shortcode == code))
     if reply is None:
         reply = CannedReply(shortcode=code, created_by=agent.id)

@@ -5,15 +5,25 @@ with the official JavaScript client shipped in ``chat/static/vendor``.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, flash, g, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    g,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 
 from chat import service
-from chat.identity import console_socket_token
 from chat.models import CannedReply
-from helpdesk import db
-from helpdesk.auth import login_required
-from helpdesk.errors import ApiError
+from helpdesk.core import db
+from helpdesk.core.auth import console_socket_token, login_required
+from helpdesk.core.errors import DomainError
 
 bp = Blueprint("chat", __name__, url_prefix="/console/chat", template_folder="templates",
                static_folder="static", static_url_path="/static")
@@ -37,7 +47,7 @@ def save_canned() -> Response:
                                   request.form.get("body"))
         db.session.commit()
         flash("Canned reply saved.")
-    except ApiError as exc:
+    except DomainError as exc:
         db.session.rollback()
         flash(f"Not saved: {exc.message}")
     return redirect(url_for("chat.console") + "#canned")  # type: ignore[return-value]

@@ -13,10 +13,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from helpdesk import db
-from helpdesk.auth import bearer_token, practice_user_for_token
-from helpdesk.errors import ApiError, not_found
-from helpdesk.extensions import limiter
+from helpdesk.core import db
+from helpdesk.core.auth import bearer_token, practice_user_for_token
+from helpdesk.core.errors import BadInput, InvalidInput, UnsupportedMedia, not_found
+from helpdesk.core.extensions import limiter
+from helpdesk.core.web import int_arg
 from kb import queries, service
 from kb.models import Article
 from kb.views import MAX_QUERY, acting_person, clean, write_limit
@@ -28,15 +29,6 @@ MAX_SUGGESTIONS = 10
 MAX_CONTEXT = 20
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    if not raw.isdigit() or len(raw) > 9 or not low <= int(raw) <= high:
-        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number from {low} to {high}")
-    return int(raw)
-
-
 def _list_arg(name: str, limit: int = 20) -> list[str]:
     raw = clean(request.args.get(name), 2_000)
     return [item.strip().lower()[:100] for item in raw.split(",") if item.strip()][:limit]
@@ -44,10 +36,10 @@ def _list_arg(name: str, limit: int = 20) -> list[str]:
 
 def _body() -> dict[str, Any]:
     if not request.is_json:
-        raise ApiError(415, "json_required", "send a JSON object with Content-Type: application/json")
+        raise UnsupportedMedia("json_required", "send a JSON object with Content-Type: application/json")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_json", "the body must be a JSON object")
+        raise BadInput("invalid_json", "the body must be a JSON object")
     return body
 
 
@@ -70,8 +62,8 @@ def _article(article_id: int) -> Article:
 @bp.get("/search")
 def search() -> Response:
     q = clean(request.args.get("q"), MAX_QUERY)
-    per_page = _int_arg("per_page", queries.SEARCH_PAGE_SIZE, 1, MAX_PER_PAGE)
-    page = queries.search_articles(db.session(), q, _int_arg("page", 1, 1, queries.MAX_SEARCH_PAGE), per_page)
+    per_page = int_arg("per_page", queries.SEARCH_PAGE_SIZE, 1, MAX_PER_PAGE)
+    page = queries.search_articles(db.session(), q, int_arg("page", 1, 1, queries.MAX_SEARCH_PAGE), per_page)
     return jsonify({
         "query": q, "total": page.total, "total_is_exact": page.total_is_exact, "page": page.page,
         "per_page": page.per_page, "pages": page.pages,
@@ -84,7 +76,7 @@ def search() -> Response:
 @bp.get("/suggest")
 def suggest() -> Response:
     q = clean(request.args.get("q"), MAX_QUERY)
-    found = queries.suggest_articles(db.session(), q, _int_arg("limit", 6, 1, MAX_SUGGESTIONS))
+    found = queries.suggest_articles(db.session(), q, int_arg("limit", 6, 1, MAX_SUGGESTIONS))
     return jsonify({"query": q, "suggestions": [
         {"id": a.id, "title": a.title, "url": a.path, "section": queries.section_ref(a.section)} for a in found
     ]})
@@ -114,7 +106,7 @@ def for_context() -> Response:
     """Articles for where the user is: ``causes`` (diagnosis cause codes), ``labels``, ``page``
     (the portal page's path, matched by ``page:<path>`` labels). Promoted articles when nothing
     matches (``fallback: true``)."""
-    limit = _int_arg("limit", 5, 1, MAX_CONTEXT)
+    limit = int_arg("limit", 5, 1, MAX_CONTEXT)
     s = db.session()
     matches = queries.articles_for_context(s, _list_arg("labels"), _list_arg("causes"),
                                            clean(request.args.get("page"), 500), limit)
@@ -134,7 +126,7 @@ def vote(article_id: int) -> Response:
     body = _body()
     helpful = body.get("helpful")
     if not isinstance(helpful, bool):
-        raise ApiError(422, "invalid_vote", "helpful must be true or false")
+        raise InvalidInput("invalid_vote", "helpful must be true or false")
     found = _article(article_id)
     service.vote(db.session(), _person(), found, helpful)
     db.session.commit()
@@ -157,7 +149,7 @@ def follow(kind: str, target_id: int) -> tuple[Response, int]:
     body = _body()
     email = body.get("email")
     if email is not None and not isinstance(email, str):
-        raise ApiError(422, "invalid_email", "email must be text")
+        raise InvalidInput("invalid_email", "email must be text")
     target = _follow_target(kind, target_id)
     person = _person()
     email = clean(email, 320) if email else None

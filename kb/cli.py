@@ -9,9 +9,9 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
-from helpdesk import db
-from helpdesk.errors import ApiError
-from helpdesk.models import Agent
+from helpdesk.core import db
+from helpdesk.core.agents import Agent
+from helpdesk.core.errors import DomainError
 from kb import search, service
 
 
@@ -33,7 +33,7 @@ def kb_group() -> AppGroup:
         try:
             report = service.import_folder(session, folder, actor)
             session.commit()
-        except ApiError as exc:
+        except DomainError as exc:
             session.rollback()
             raise click.ClickException(exc.message) from exc
         click.echo(f"Imported {folder}: {report.summary()}.")

@@ -10,15 +10,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 
-from helpdesk import db
-from helpdesk.auth import login_required
-from helpdesk.diagnosis import CAUSE_CODES
-from helpdesk.errors import ApiError
+from helpdesk.core import db
+from helpdesk.core.auth import login_required
+from helpdesk.core.errors import BadInput, DomainError, Forbidden, InvalidInput
+from helpdesk.core.knowledge import cause_codes
 from kb import queries, service
-from kb.models import ARTICLE_STATUSES, COMMENT_STATUSES, Article, Category, Comment, Section
+from kb.models import (
+    ARTICLE_STATUSES,
+    COMMENT_STATUSES,
+    Article,
+    Category,
+    Comment,
+    Section,
+)
 from kb.render import render_article
 from kb.views import clean
 
@@ -40,14 +58,9 @@ def _vocabulary() -> dict[str, Any]:
             "article_statuses": ARTICLE_STATUSES}
 
 
-@bp.errorhandler(ApiError)
-def _error(exc: ApiError) -> tuple[str, int]:
-    return render_template("helpdesk/error.html", status=exc.status, message=exc.message), exc.status
-
-
 def _require_author() -> None:
     if not service.can_author(g.agent):
-        raise ApiError(403, "forbidden", "Only editors and admins can change the knowledge base.")
+        raise Forbidden("forbidden", "Only editors and admins can change the knowledge base.")
 
 
 def _get(model: type[Any], item_id: int) -> Any:
@@ -105,7 +118,7 @@ def _section_from_form() -> Section:
     section_id = _int_field("section_id")
     section = db.session.get(Section, section_id) if section_id is not None else None
     if section is None:
-        raise ApiError(422, "invalid_section", "Choose a section for the article.")
+        raise InvalidInput("invalid_section", "Choose a section for the article.")
     return section
 
 
@@ -113,7 +126,7 @@ def _editor(article: Article | None, values: dict[str, Any], error: str | None =
             ) -> tuple[str, int]:
     return render_template(
         "kb/console/edit.html", article=article, values=values, error=error, sections=_sections(),
-        cause_codes=CAUSE_CODES,
+        cause_codes=cause_codes(),
         counts=queries.article_comment_counts(db.session(), article.id) if article else {},
     ), status
 
@@ -142,9 +155,9 @@ def new_article() -> Any:
     try:
         article = service.create_article(db.session(), g.agent, _section_from_form(), _fields_from_form(),
                                          status=status, note=clean(request.form.get("note"), 300))
-    except ApiError as exc:
+    except DomainError as exc:
         db.session.rollback()
-        if exc.status == 403:
+        if isinstance(exc, Forbidden):
             raise
         return _editor(None, _values_from_form(), exc.message, 422)
     db.session.commit()
@@ -164,9 +177,9 @@ def edit_article(article_id: int) -> Any:
             status="published" if request.form.get("publish") else None,
             note=clean(request.form.get("note"), 300), notify=request.form.get("notify") == "on",
         )
-    except ApiError as exc:
+    except DomainError as exc:
         db.session.rollback()
-        if exc.status == 403:
+        if isinstance(exc, Forbidden):
             raise
         return _editor(db.session.get(Article, article_id), _values_from_form(), exc.message, 422)
     db.session.commit()
@@ -225,7 +238,7 @@ def preview() -> Response:
     body = request.get_json(silent=True) if request.is_json else None
     text = body.get("body") if isinstance(body, dict) else request.form.get("body")
     if not isinstance(text, str):
-        raise ApiError(400, "invalid_body", "send the Markdown as body")
+        raise BadInput("invalid_body", "send the Markdown as body")
     return jsonify({"html": render_article(clean(text, MAX_PREVIEW))})
 
 
@@ -360,7 +373,7 @@ def moderate(comment_id: int) -> Response:
         service.moderate_comment(db.session(), g.agent, comment, "published" if action == "publish" else "rejected")
         message = "Comment published." if action == "publish" else "Comment rejected: it stays hidden."
     else:
-        raise ApiError(400, "invalid_action", "Choose publish, reject or delete.")
+        raise BadInput("invalid_action", "Choose publish, reject or delete.")
     db.session.commit()
     flash(message)
     return _back(url_for("kb_console.comments", status=request.form.get("back_status", "pending")))

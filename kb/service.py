@@ -18,16 +18,16 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flask import current_app, has_app_context, has_request_context, request
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from helpdesk.auth import PracticeUser
-from helpdesk.db import utcnow
-from helpdesk.errors import ApiError
-from helpdesk.ingest import EMAIL_RE
-from helpdesk.models import Agent
+from helpdesk.core.agents import Agent
+from helpdesk.core.auth import PracticeUser
+from helpdesk.core.clock import utcnow
+from helpdesk.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from helpdesk.core.text import EMAIL_RE
+from helpdesk.core.web import absolute_link
 from kb import search, transfer
 from kb.models import (
     ARTICLE_STATUSES,
@@ -70,12 +70,12 @@ def can_author(agent: Agent | None) -> bool:
 
 def _require_author(actor: Actor) -> None:
     if actor is not None and not can_author(actor):
-        raise ApiError(403, "forbidden", "only editors and admins can change the knowledge base")
+        raise Forbidden("forbidden", "only editors and admins can change the knowledge base")
 
 
 def _require_agent(actor: Actor) -> None:
     if actor is not None and not actor.is_active:
-        raise ApiError(403, "forbidden", "this agent account is not active")
+        raise Forbidden("forbidden", "this agent account is not active")
 
 
 def _actor_name(actor: Actor) -> str:
@@ -111,9 +111,9 @@ class Person:
 def _clean_name(name: str, what: str) -> str:
     name = " ".join((name or "").split())
     if not name:
-        raise ApiError(422, "invalid_name", f"the {what} needs a name")
+        raise InvalidInput("invalid_name", f"the {what} needs a name")
     if len(name) > 200:
-        raise ApiError(422, "invalid_name", f"the {what}'s name must be at most 200 characters")
+        raise InvalidInput("invalid_name", f"the {what}'s name must be at most 200 characters")
     return name
 
 
@@ -172,7 +172,7 @@ def delete_category(session: Session, actor: Actor, category: Category) -> None:
 def _delete_if_empty(session: Session, actor: Actor, item: Category | Section, children: Any, message: str) -> None:
     _require_author(actor)
     if session.scalar(children.limit(1)) is not None:
-        raise ApiError(409, "not_empty", message)
+        raise Conflict("not_empty", message)
     session.delete(item)
 
 
@@ -241,11 +241,11 @@ class ArticleFields:
     def cleaned(self) -> ArticleFields:
         title = " ".join((self.title or "").split())
         if not title:
-            raise ApiError(422, "invalid_title", "the article needs a title")
+            raise InvalidInput("invalid_title", "the article needs a title")
         if len(title) > MAX_TITLE:
-            raise ApiError(422, "invalid_title", f"the title must be at most {MAX_TITLE} characters")
+            raise InvalidInput("invalid_title", f"the title must be at most {MAX_TITLE} characters")
         if len(self.body or "") > MAX_BODY:
-            raise ApiError(422, "invalid_body", f"the body must be at most {MAX_BODY:,} characters")
+            raise InvalidInput("invalid_body", f"the body must be at most {MAX_BODY:,} characters")
         return replace(self, title=title, body=(self.body or "").replace("\r\n", "\n").strip("\n").rstrip(),
                        labels=clean_labels(self.labels), keys=clean_keys(self.keys),
                        slug=slugify(self.slug) if self.slug and self.slug.strip() else None)
@@ -258,11 +258,11 @@ def clean_labels(labels: Iterable[str]) -> list[str]:
         if not label:
             continue
         if len(label) > MAX_LABEL:
-            raise ApiError(422, "invalid_labels", f"a label must be at most {MAX_LABEL} characters: {label[:80]!r}")
+            raise InvalidInput("invalid_labels", f"a label must be at most {MAX_LABEL} characters: {label[:80]!r}")
         if label not in cleaned:
             cleaned.append(label)
     if len(cleaned) > MAX_LABELS:
-        raise ApiError(422, "invalid_labels", f"an article can have at most {MAX_LABELS} labels")
+        raise InvalidInput("invalid_labels", f"an article can have at most {MAX_LABELS} labels")
     return cleaned
 
 
@@ -273,7 +273,7 @@ def clean_keys(keys: Iterable[str]) -> list[str]:
         if not key:
             continue
         if not _KEY.match(key):
-            raise ApiError(422, "invalid_keys", f"a key is a cause code such as diary_collision, not {key[:80]!r}")
+            raise InvalidInput("invalid_keys", f"a key is a cause code such as diary_collision, not {key[:80]!r}")
         if key not in cleaned:
             cleaned.append(key)
     return cleaned
@@ -329,7 +329,7 @@ def update_article(session: Session, actor: Actor, article: Article, fields: Art
 
 def _check_status(status: str) -> None:
     if status not in ARTICLE_STATUSES:
-        raise ApiError(422, "invalid_status", f"status must be one of {', '.join(ARTICLE_STATUSES)}")
+        raise InvalidInput("invalid_status", f"status must be one of {', '.join(ARTICLE_STATUSES)}")
 
 
 def set_status(session: Session, actor: Actor, article: Article, status: str, note: str = "") -> list[str]:
@@ -368,7 +368,7 @@ def restore_revision(session: Session, actor: Actor, article: Article, revision:
     """Put back the content of an earlier revision (as a new revision; the status stays)."""
     _require_author(actor)
     if revision.article_id != article.id:
-        raise ApiError(404, "not_found", "revision not found")
+        raise NotFound("not_found", "revision not found")
     changes: dict[str, Any] = {
         "title": revision.title, "body": revision.body, "labels": list(revision.labels),
         "keys": list(revision.keys), "promoted": revision.promoted, "comments_enabled": revision.comments_enabled,
@@ -425,7 +425,7 @@ def _claimable_slug(session: Session, wanted: str, article_id: int | None, expli
         if owner is None or owner == article_id:
             return candidate
         if explicit:
-            raise ApiError(409, "slug_taken", f"the slug {candidate!r} belongs to another article")
+            raise Conflict("slug_taken", f"the slug {candidate!r} belongs to another article")
         n += 1
         candidate = f"{wanted[:190]}-{n}"
 
@@ -480,31 +480,19 @@ def _notify(session: Session, article: Article, kind: str, exclude_email: str | 
             kind=kind, email=follow.email, article_id=article.id, follow_id=follow.id,
             subject=subjects[kind][:300],
             body=f"{bodies[kind]}\n\nYou receive this because you follow {why} in the Help Center.",
-            url=_link(article.path), unfollow_url=_link(f"/hc/unfollow/{follow.token}"), created_at=utcnow(),
+            url=absolute_link(article.path), unfollow_url=absolute_link(f"/hc/unfollow/{follow.token}"), created_at=utcnow(),
         )
         session.add(notification)
         queued.append(notification)
     return queued
 
 
-def _link(path: str) -> str:
-    """An absolute link for an email: ``HELPDESK_PUBLIC_URL``, else the host being served (just
-    the path outside the app, e.g. in a script)."""
-    if not has_app_context():
-        return path
-    base = current_app.config.get("PUBLIC_URL")
-    if not base:
-        base = request.host_url if has_request_context() else \
-            f"http://{current_app.config['HOST']}:{current_app.config['PORT']}"
-    return str(base).rstrip("/") + path
-
-
 def _follow_email(person: Person, email: str | None) -> str:
     address = (email or "").strip().lower() or (person.email or "").strip().lower()
     if not address:
-        raise ApiError(422, "email_required", "give an email address to be told about updates")
+        raise InvalidInput("email_required", "give an email address to be told about updates")
     if len(address) > 320 or not EMAIL_RE.match(address):
-        raise ApiError(422, "invalid_email", "that is not an email address")
+        raise InvalidInput("invalid_email", "that is not an email address")
     return address
 
 
@@ -520,7 +508,7 @@ def follow(session: Session, person: Person, *, article: Article | None = None, 
            email: str | None = None) -> Follow:
     """Follow an article or a section at ``email`` (default: the signed-in user's). Idempotent."""
     if article is not None and not article.is_public:
-        raise ApiError(404, "not_found", "article not found")
+        raise NotFound("not_found", "article not found")
     address = _follow_email(person, email)
     target = _follow_target(article, section)
     existing = session.scalar(select(Follow).where(target, Follow.email == address))
@@ -561,7 +549,7 @@ def unfollow_by_token(session: Session, token: str) -> Follow | None:
 def vote(session: Session, person: Person, article: Article, helpful: bool) -> Vote:
     """One vote per person per article; voting again replaces the earlier answer."""
     if not article.is_public:
-        raise ApiError(404, "not_found", "article not found")
+        raise NotFound("not_found", "article not found")
     where = (Vote.article_id == article.id, Vote.voter == person.key)
     row = session.scalar(select(Vote).where(*where))
     if row is None:
@@ -595,14 +583,14 @@ def record_view(session: Session, article_id: int) -> None:
 def add_comment(session: Session, user: PracticeUser, article: Article, body: str) -> Comment:
     """A signed-in practice user's comment; it waits for an agent before anyone else sees it."""
     if not article.is_public:
-        raise ApiError(404, "not_found", "article not found")
+        raise NotFound("not_found", "article not found")
     if not article.comments_enabled:
-        raise ApiError(409, "comments_closed", "this article is closed for comments")
+        raise Conflict("comments_closed", "this article is closed for comments")
     body = (body or "").replace("\r\n", "\n").strip()
     if not body:
-        raise ApiError(422, "invalid_body", "write a comment first")
+        raise InvalidInput("invalid_body", "write a comment first")
     if len(body) > MAX_COMMENT:
-        raise ApiError(422, "invalid_body", f"a comment must be at most {MAX_COMMENT:,} characters")
+        raise InvalidInput("invalid_body", f"a comment must be at most {MAX_COMMENT:,} characters")
     comment = Comment(
         article_id=article.id, practice_id=user.practice_id, user_id=user.user_id,
         author_name=(user.name or "Practice user")[:200], author_email=user.email[:320], body=body,
@@ -617,7 +605,7 @@ def moderate_comment(session: Session, actor: Agent, comment: Comment, status: s
     """An agent publishes or rejects a comment; publishing tells the article's followers."""
     _require_agent(actor)
     if status not in ("published", "rejected"):
-        raise ApiError(422, "invalid_status", "a comment is published or rejected")
+        raise InvalidInput("invalid_status", "a comment is published or rejected")
     if comment.status == status:
         return
     comment.status = status

@@ -33,7 +33,7 @@ from typing import Any
 
 import yaml
 
-from helpdesk.errors import ApiError
+from helpdesk.core.errors import DomainError, InvalidInput
 from kb.models import ARTICLE_STATUSES
 
 CONTENT_FOLDER = Path(__file__).resolve().parent / "content"  # the project's own Help Center articles
@@ -80,13 +80,13 @@ class Folder:
     articles: list[ArticleFile]
 
 
-def _bad(filename: str, message: str) -> ApiError:
-    return ApiError(422, "invalid_file", f"{filename}: {message}", file=filename)
+def _bad(filename: str, message: str) -> DomainError:
+    return InvalidInput("invalid_file", f"{filename}: {message}", file=filename)
 
 
 def read_folder(path: Path) -> Folder:
     if not path.is_dir():
-        raise ApiError(422, "invalid_folder", f"{path} is not a folder")
+        raise InvalidInput("invalid_folder", f"{path} is not a folder")
     structure = _read_structure(path / STRUCTURE_FILE) if (path / STRUCTURE_FILE).is_file() else []
     articles = [read_article(file, file.relative_to(path).as_posix()) for file in sorted(path.rglob("*.md"))]
     seen: dict[str, str] = {}

@@ -17,19 +17,29 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from sqlalchemy.orm import Session
-from werkzeug.exceptions import HTTPException
 
-from helpdesk import db
-from helpdesk.auth import (
+from helpdesk.core import db
+from helpdesk.core.auth import (
     end_practice_user_session,
     practice_user_for_token,
     session_practice_user,
     start_practice_user_session,
 )
-from helpdesk.errors import ApiError
-from helpdesk.extensions import csrf, limiter
+from helpdesk.core.errors import BadInput, DomainError, InvalidInput, Unauthenticated
+from helpdesk.core.extensions import csrf, limiter
 from kb import queries, service
 from kb.models import Article, Category, Section
 
@@ -93,28 +103,6 @@ def submit_request_url() -> str:
     if "hc_requests.new" in current_app.view_functions:
         return url_for("hc_requests.new")
     return url_for("hc.home")
-
-
-# --- errors -----------------------------------------------------------------------------------
-
-
-def _error_page(status: int, message: str) -> tuple[str, int]:
-    return render_template("kb/error.html", status=status, message=message), status
-
-
-@bp.errorhandler(ApiError)
-def _api_error(exc: ApiError) -> tuple[str, int]:
-    return _error_page(exc.status, exc.message)
-
-
-@bp.errorhandler(404)
-def _not_found(_exc: HTTPException) -> tuple[str, int]:
-    return _error_page(404, "We could not find that page. It may have moved, or it is not published.")
-
-
-@bp.errorhandler(429)
-def _too_many(_exc: HTTPException) -> tuple[str, int]:
-    return _error_page(429, "That was a lot at once. Please wait a minute and try again.")
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -242,7 +230,7 @@ def vote(article_id: int) -> Response:
     found = _public_article_or_404(article_id)
     choice = request.form.get("helpful")
     if choice not in ("yes", "no"):
-        raise ApiError(400, "invalid_vote", "Choose yes or no.")
+        raise BadInput("invalid_vote", "Choose yes or no.")
     service.vote(db.session(), acting_person(), found, choice == "yes")
     db.session.commit()
     flash("Thank you for your feedback.")
@@ -276,7 +264,7 @@ def _follow(back: str, **target: Any) -> Response:
             service.unfollow(db.session(), person, email=email, **target)
         else:
             service.follow(db.session(), person, email=email, **target)
-    except ApiError as exc:
+    except DomainError as exc:
         flash(exc.message, "error")
         return redirect(back)  # type: ignore[return-value]
     db.session.commit()
@@ -292,11 +280,11 @@ def comment(article_id: int) -> Response:
     found = _public_article_or_404(article_id)
     user = session_practice_user()
     if user is None:
-        raise ApiError(401, "sign_in_required", "Sign in from the help widget to comment.")
+        raise Unauthenticated("sign_in_required", "Sign in from the help widget to comment.")
     try:
         service.add_comment(db.session(), user, found, clean(request.form.get("body"), 20_000))
-    except ApiError as exc:
-        if exc.status != 422:
+    except DomainError as exc:
+        if not isinstance(exc, InvalidInput):
             raise
         flash(exc.message, "error")
         return redirect(f"{found.path}#comment-form")  # type: ignore[return-value]
@@ -334,7 +322,7 @@ def _safe_next(target: str | None) -> str:
 @csrf.exempt  # the widget token is the proof, and the widget cannot know this site's CSRF token
 def sign_in() -> Response:
     token = clean(request.values.get("token"), 4000)
-    user = practice_user_for_token(token)  # ApiError 401 when the token is missing, bad or expired
+    user = practice_user_for_token(token)  # DomainError 401 when the token is missing, bad or expired
     start_practice_user_session(user)
     session.pop(EMAIL_KEY, None)
     return redirect(_safe_next(request.values.get("next")))  # type: ignore[return-value]

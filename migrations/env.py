@@ -1,4 +1,4 @@
-"""Alembic environment: the schema is ``helpdesk.db.Base.metadata``, filled by each package's models.
+"""Alembic environment: the schema is ``helpdesk.core.db.Base.metadata``, filled by each package's models.
 
 The URL comes from the caller (``config.attributes["url"]``, as ``helpdesk.cli`` and the tests
 pass it), else from ``HELPDESK_DATABASE_URL`` through ``helpdesk.config.Config``. A caller may
@@ -16,10 +16,10 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.types import TypeDecorator
 
-from helpdesk.db import Base, make_engine
+from helpdesk.core.db import Base, make_engine
 
 # Every package that owns tables; the ones not written yet are skipped.
-MODEL_MODULES = ("helpdesk.models", "helpdesk.requests.models", "helpdesk.outbox.models", "chat.models", "kb.models")
+MODEL_MODULES = ("helpdesk.core.agents", "helpdesk.core.audit", "helpdesk.bookings.models", "helpdesk.requests.models", "helpdesk.outbox.models", "chat.models", "kb.models")
 
 config = context.config
 
@@ -41,7 +41,7 @@ def _database_url() -> str:
     url = config.attributes.get("url")
     if url:
         return str(url)
-    from helpdesk.config import Config
+    from helpdesk.core.config import Config
 
     return Config().DATABASE_URL
 

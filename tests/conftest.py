@@ -35,8 +35,9 @@ from sqlalchemy.exc import OperationalError  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
-from helpdesk import create_app, db  # noqa: E402
-from helpdesk.cli import alembic_config  # noqa: E402
+from helpdesk import create_app
+from helpdesk.core import db  # noqa: E402
+from helpdesk.core.cli import alembic_config  # noqa: E402
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

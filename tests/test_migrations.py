@@ -9,8 +9,9 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
-from helpdesk import create_app, db
-from helpdesk.cli import alembic_config, next_revision_id
+from helpdesk import create_app
+from helpdesk.core import db
+from helpdesk.core.cli import alembic_config, next_revision_id
 
 
 def _tables(url: str) -> set[str]:

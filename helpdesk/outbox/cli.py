@@ -7,8 +7,8 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select, update
 
-from helpdesk import db
-from helpdesk.db import utcnow
+from helpdesk.core import db
+from helpdesk.core.clock import utcnow
 from helpdesk.outbox import sender
 from helpdesk.outbox.models import OutboxMessage
 

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import JSON, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from helpdesk.db import Base, utcnow
+from helpdesk.core.clock import utcnow
+from helpdesk.core.db import Base
 
 KINDS = ("email", "webhook")
 STATUSES = ("pending", "sent", "failed")

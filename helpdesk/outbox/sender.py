@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import smtplib
 import ssl
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -27,13 +26,12 @@ from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from helpdesk.db import utcnow
-from helpdesk.ingest import sign
-from helpdesk.outbox import kb
+from helpdesk.core.clock import unix_now, utcnow
+from helpdesk.core.signing import sign
 from helpdesk.outbox.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -217,7 +215,7 @@ class _Mailer:
 
 def post_webhook(row: Claimed, secret: str) -> None:
     body = row.payload["body"].encode()
-    timestamp = str(int(time.time()))
+    timestamp = str(int(unix_now()))
     request = urllib.request.Request(row.recipient, data=body, method="POST", headers={
         "Content-Type": "application/json",
         "User-Agent": "PracticeHelpdesk-Webhooks/1",
@@ -239,14 +237,24 @@ def post_webhook(row: Claimed, secret: str) -> None:
 # --- a pass and the loop ----------------------------------------------------------------------
 
 Feeder = Callable[[Session, Mapping[str, Any]], None]
-# Other queues that go out through the outbox: each feeder copies new rows in, and reports the
-# outcome back; run before a pass and after it (so the outcome is reported at once).
-FEEDERS: list[Feeder] = [kb.feed]
+
+
+def register_feeder(app: Flask, feed: Feeder) -> None:
+    """Another queue that goes out through the outbox (a domain registers it in its ``init_app``).
+
+    Each feeder copies new rows in and reports the outcome back; it runs before a pass and after
+    it, so the outcome is reported at once.
+    """
+    app.extensions.setdefault("outbox_feeders", []).append(feed)
+
+
+def _feeders() -> list[Feeder]:
+    return list(current_app.extensions.get("outbox_feeders", ()))
 
 
 def send_pending(session: Session, config: Mapping[str, Any], now: datetime | None = None, limit: int = 100) -> PassReport:
     """One pass over the due rows. Commits (it is an edge, like a view or a CLI command)."""
-    for feed in FEEDERS:
+    for feed in _feeders():
         feed(session, config)
     token, rows = claim(session, config, now or utcnow(), limit)
     report = PassReport()
@@ -267,7 +275,7 @@ def send_pending(session: Session, config: Mapping[str, Any], now: datetime | No
         if mailer is not None:
             mailer.close()
     if rows:
-        for feed in FEEDERS:
+        for feed in _feeders():
             feed(session, config)
     for line in report.errors:
         log.warning("outbox: %s", line)
@@ -277,8 +285,8 @@ def send_pending(session: Session, config: Mapping[str, Any], now: datetime | No
 def run_forever(app: Flask, interval: float | None = None, sleep: Callable[[float], Any] | None = None,
                 should_stop: Callable[[], bool] = lambda: False) -> None:
     """Send, sleep, repeat; an error in one pass is logged and the loop goes on."""
-    from helpdesk import db
-    from helpdesk.extensions import socketio
+    from helpdesk.core import db
+    from helpdesk.core.extensions import socketio
 
     pause = sleep or socketio.sleep
     wait = float(interval if interval is not None else app.config.get("OUTBOX_INTERVAL_SECONDS", 5))
@@ -300,6 +308,6 @@ def start_background_sender(app: Flask) -> Any:
     """Run the sender inside the server (``wsgi.py``); not under tests or with OUTBOX_LOOP off."""
     if app.config.get("TESTING") or not app.config.get("OUTBOX_LOOP", True):
         return None
-    from helpdesk.extensions import socketio
+    from helpdesk.core.extensions import socketio
 
     return socketio.start_background_task(run_forever, app)

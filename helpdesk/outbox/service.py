@@ -15,7 +15,7 @@ from flask import current_app, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helpdesk.db import utcnow
+from helpdesk.core.clock import utcnow
 from helpdesk.outbox.models import OutboxMessage
 
 

@@ -13,20 +13,26 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from helpdesk import db
-from helpdesk.api import _choices_arg, _int_arg  # the core API's query parsers
-from helpdesk.auth import (
-    API_TOKEN_PREFIX,
+from helpdesk.core import db
+from helpdesk.core.agents import Agent
+from helpdesk.core.auth import (
     PracticeUser,
     agent_for_api_token,
     bearer_token,
     console_agent,
     practice_user_for_token,
 )
-from helpdesk.db import utcnow
-from helpdesk.errors import ApiError, not_found
-from helpdesk.extensions import limiter
-from helpdesk.models import Agent
+from helpdesk.core.clock import utcnow
+from helpdesk.core.errors import (
+    BadInput,
+    Forbidden,
+    InvalidInput,
+    Unauthenticated,
+    not_found,
+)
+from helpdesk.core.extensions import limiter
+from helpdesk.core.passwords import API_TOKEN_PREFIX
+from helpdesk.core.web import choices_arg, int_arg
 from helpdesk.requests import queries, service
 from helpdesk.requests.models import PRIORITIES, STATUSES, Request, RequestAttachment
 from helpdesk.requests.storage import attachment_store
@@ -48,13 +54,13 @@ def current_caller(allow_session: bool = False) -> Caller:
     if "Authorization" not in request.headers:
         agent = console_agent() if allow_session else None
         if agent is None:
-            raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
+            raise Unauthenticated("unauthenticated", "send Authorization: Bearer <token>")
         return Caller(agent=agent)
     token = bearer_token()
     if token.startswith(API_TOKEN_PREFIX):
         agent = agent_for_api_token(token)
         if agent is None:
-            raise ApiError(401, "invalid_token", "the API token is not valid")
+            raise Unauthenticated("invalid_token", "the API token is not valid")
         return Caller(agent=agent)
     return Caller(user=practice_user_for_token(token))
 
@@ -62,30 +68,30 @@ def current_caller(allow_session: bool = False) -> Caller:
 def _json_object() -> dict[str, Any]:
     payload = request.get_json(silent=True)
     if not isinstance(payload, dict):
-        raise ApiError(400, "invalid_json", "send a JSON object (Content-Type: application/json)")
+        raise BadInput("invalid_json", "send a JSON object (Content-Type: application/json)")
     return payload
 
 
 def _reject_unknown(payload: dict[str, Any], allowed: set[str]) -> None:
     unknown = sorted(set(payload) - allowed)
     if unknown:
-        raise ApiError(422, "unknown_field", f"unknown field(s): {', '.join(unknown)}", field=unknown[0])
+        raise InvalidInput("unknown_field", f"unknown field(s): {', '.join(unknown)}", field=unknown[0])
 
 
 def parse_filters(for_agent: bool) -> queries.RequestFilters:
     q = request.args.get("q", "")
     if len(q) > 200:
-        raise ApiError(400, "invalid_parameter", "q must be at most 200 characters")
+        raise BadInput("invalid_parameter", "q must be at most 200 characters")
     view = request.args.get("view") or ("unsolved" if for_agent else "all")
     if view not in queries.VIEWS:
-        raise ApiError(400, "invalid_parameter", f"view must be one of {', '.join(queries.VIEWS)}")
+        raise BadInput("invalid_parameter", f"view must be one of {', '.join(queries.VIEWS)}")
     assignee = request.args.get("assignee_id")
     if assignee and not assignee.isdigit():
-        raise ApiError(400, "invalid_parameter", "assignee_id must be an agent id")
+        raise BadInput("invalid_parameter", "assignee_id must be an agent id")
     return queries.RequestFilters(
         view=view if for_agent else "all",
-        status=_choices_arg("status", STATUSES),
-        priority=_choices_arg("priority", PRIORITIES) if for_agent else (),
+        status=choices_arg("status", STATUSES),
+        priority=choices_arg("priority", PRIORITIES) if for_agent else (),
         assignee_id=int(assignee) if assignee and for_agent else None,
         practice_id=(request.args.get("practice_id") or None) if for_agent else None,
         q=q,
@@ -135,8 +141,8 @@ def list_requests() -> Response:
     caller = current_caller(allow_session=True)
     for_agent = caller.agent is not None
     scope = None if for_agent else queries.requester_clause(caller.user)
-    page = _int_arg("page", 1, 1, 100_000)
-    per_page = _int_arg("per_page", 25, 1, queries.MAX_PER_PAGE)
+    page = int_arg("page", 1, 1, 100_000)
+    per_page = int_arg("per_page", 25, 1, queries.MAX_PER_PAGE)
     now = utcnow()
     rows, total = queries.list_requests(db.session(), scope, parse_filters(for_agent), now, page, per_page,
                                         agent=caller.agent)
@@ -149,7 +155,7 @@ def list_requests() -> Response:
 def create_request() -> tuple[Response, int]:
     caller = current_caller()
     if caller.user is None:
-        raise ApiError(403, "practice_users_only", "requests are submitted with a widget token")
+        raise Forbidden("practice_users_only", "requests are submitted with a widget token")
     if request.mimetype == "multipart/form-data":
         fields: dict[str, Any] = request.form.to_dict()
         uploads = [service.Upload(f.filename or "", f.read()) for f in request.files.getlist("attachments")]
@@ -183,7 +189,7 @@ def update_request(request_id: int) -> Response:
     caller = current_caller()
     req = _visible(caller, request_id)  # a practice user learns nothing about others' requests: 404 first
     if caller.agent is None:
-        raise ApiError(403, "agents_only", "only agents can change a request's status, assignee or priority")
+        raise Forbidden("agents_only", "only agents can change a request's status, assignee or priority")
     payload = _json_object()
     _reject_unknown(payload, {"status", "priority", "assignee_id"})
     service.update_request(
@@ -202,13 +208,13 @@ def add_comment(request_id: int) -> tuple[Response, int]:
     _reject_unknown(payload, {"body", "public", "status"})
     public = payload.get("public", True)
     if not isinstance(public, bool):
-        raise ApiError(422, "invalid_field", "public must be true or false", field="public")
+        raise InvalidInput("invalid_field", "public must be true or false", field="public")
     if caller.agent is not None:
         actor: service.Actor = caller.agent
     else:
         assert caller.user is not None
         if "status" in payload:
-            raise ApiError(403, "agents_only", "only agents can set a status with a comment")
+            raise Forbidden("agents_only", "only agents can set a status with a comment")
         actor = service.Requester.for_practice_user(caller.user, req.requester_email)
     comment = service.add_comment(db.session(), req, actor, payload.get("body"), public=public,
                                   status=payload.get("status"), now=utcnow())

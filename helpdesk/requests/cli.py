@@ -6,8 +6,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from helpdesk import db
-from helpdesk.db import utcnow
+from helpdesk.core import db
+from helpdesk.core.clock import utcnow
 from helpdesk.requests import service
 
 

@@ -8,8 +8,9 @@ from typing import Any
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from helpdesk.db import Base, utcnow
-from helpdesk.models import Agent
+from helpdesk.core.agents import Agent
+from helpdesk.core.clock import utcnow
+from helpdesk.core.db import Base
 
 STATUSES = ("new", "open", "pending", "solved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")

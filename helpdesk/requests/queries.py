@@ -15,8 +15,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from helpdesk.auth import PracticeUser
-from helpdesk.models import Agent, Practice
+from helpdesk.bookings.models import Practice
+from helpdesk.core.agents import Agent
+from helpdesk.core.auth import PracticeUser
 from helpdesk.requests.models import Request, RequestAttachment, RequestComment
 
 ACTIVE = ("new", "open", "pending")

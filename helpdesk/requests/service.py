@@ -14,19 +14,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app, has_request_context, request as http_request
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helpdesk.auth import PracticeUser
-from helpdesk.errors import ApiError
-from helpdesk.ingest import EMAIL_RE
-from helpdesk.models import Agent
+from helpdesk.bookings.queries import diagnose_booking
+from helpdesk.core.agents import Agent
+from helpdesk.core.auth import PracticeUser
+from helpdesk.core.errors import Conflict, InvalidInput, NotFound, TooLarge
+from helpdesk.core.text import EMAIL_RE
+from helpdesk.core.web import absolute_url
 from helpdesk.outbox.service import enqueue_email, enqueue_webhooks
-from helpdesk.queries import diagnose_booking
 from helpdesk.requests import storage
-from helpdesk.requests.models import PRIORITIES, STATUSES, CannedReply, Request, RequestAttachment, RequestComment
+from helpdesk.requests.models import (
+    PRIORITIES,
+    STATUSES,
+    CannedReply,
+    Request,
+    RequestAttachment,
+    RequestComment,
+)
 
 SUBJECT_MAX = 200
 BODY_MAX = 20_000
@@ -83,22 +91,22 @@ def _text(value: Any, field: str, limit: int, required: bool = True) -> str:
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise ApiError(422, "invalid_field", f"{field} must be text", field=field)
+        raise InvalidInput("invalid_field", f"{field} must be text", field=field)
     value = value.strip()
     if required and not value:
-        raise ApiError(422, "missing_field", f"{field} is required", field=field)
+        raise InvalidInput("missing_field", f"{field} is required", field=field)
     if len(value) > limit:
-        raise ApiError(422, "too_long", f"{field} must be at most {limit:,} characters (got {len(value):,})",
+        raise InvalidInput("too_long", f"{field} must be at most {limit:,} characters (got {len(value):,})",
                        field=field)
     if "\x00" in value:
-        raise ApiError(422, "invalid_field", f"{field} contains a NUL character", field=field)
+        raise InvalidInput("invalid_field", f"{field} contains a NUL character", field=field)
     return value
 
 
 def clean_email(value: Any) -> str:
     email = _text(value, "email", 320).lower()
     if not EMAIL_RE.match(email):
-        raise ApiError(422, "invalid_email", f"{email!r} is not an email address", field="email")
+        raise InvalidInput("invalid_email", f"{email!r} is not an email address", field="email")
     return email
 
 
@@ -106,19 +114,19 @@ def check_uploads(uploads: Sequence[Upload]) -> list[tuple[Upload, str]]:
     """Every file is an allowed type by its content and small enough, or nothing is accepted."""
     uploads = [u for u in uploads if u.filename or u.data]
     if len(uploads) > storage.MAX_ATTACHMENTS:
-        raise ApiError(422, "too_many_attachments", f"at most {storage.MAX_ATTACHMENTS} attachments",
+        raise InvalidInput("too_many_attachments", f"at most {storage.MAX_ATTACHMENTS} attachments",
                        field="attachments")
     checked = []
     for upload in uploads:
         if len(upload.data) > storage.MAX_ATTACHMENT_BYTES:
-            raise ApiError(413, "attachment_too_large",
+            raise TooLarge("attachment_too_large",
                            f"{upload.filename or 'an attachment'} is larger than 10 MB", field="attachments")
         if not upload.data:
-            raise ApiError(422, "empty_attachment", f"{upload.filename or 'an attachment'} is empty",
+            raise InvalidInput("empty_attachment", f"{upload.filename or 'an attachment'} is empty",
                            field="attachments")
         content_type = storage.sniff(upload.data)
         if content_type is None:
-            raise ApiError(422, "attachment_type",
+            raise InvalidInput("attachment_type",
                            f"{upload.filename or 'an attachment'} is not a {storage.ALLOWED_TYPES} "
                            "(checked by its content, not its name)", field="attachments")
         checked.append((upload, content_type))
@@ -182,15 +190,6 @@ def request_for_token(session: Session, token: str) -> Request | None:
     return req
 
 
-def absolute_url(endpoint: str, **values: Any) -> str:
-    """A link for an email: ``HELPDESK_PUBLIC_URL``, else the host being served, plus the path."""
-    path = current_app.url_map.bind("localhost").build(endpoint, values)
-    base = current_app.config.get("PUBLIC_URL")
-    if not base:
-        base = http_request.host_url if has_request_context() else f"http://{current_app.config['HOST']}:{current_app.config['PORT']}"
-    return str(base).rstrip("/") + path
-
-
 def _thread(req: Request) -> str:
     return f"request-{req.id}"
 
@@ -241,13 +240,13 @@ def _booking_snapshot(session: Session, requester: Requester, reference: str, no
     if not reference:
         return None
     if not REFERENCE_RE.match(reference):
-        raise ApiError(422, "invalid_field", "booking_reference is not a booking reference", field="booking_reference")
+        raise InvalidInput("invalid_field", "booking_reference is not a booking reference", field="booking_reference")
     user = requester.practice_user
     if user is None:
         return None  # an anonymous requester names no practice: the reference is kept as text only
     verdict = diagnose_booking(session, user.practice_id, reference, now, reveal=False)
     if verdict is None:
-        raise ApiError(422, "unknown_booking", f"your practice has no booking with reference {reference}",
+        raise InvalidInput("unknown_booking", f"your practice has no booking with reference {reference}",
                        field="booking_reference")
     return json.loads(json.dumps(verdict, default=str))
 
@@ -296,7 +295,7 @@ def add_comment(session: Session, req: Request, actor: Actor, body: Any, public:
     text = _text(body, "body", BODY_MAX)
     checked = check_uploads(uploads)
     if req.status == "closed":
-        raise ApiError(409, "request_closed", "this request is closed; please submit a new request")
+        raise Conflict("request_closed", "this request is closed; please submit a new request")
     is_agent = isinstance(actor, Agent)
     if is_agent and status is not None:
         _check_transition(req, status)
@@ -345,9 +344,9 @@ def add_comment(session: Session, req: Request, actor: Actor, body: Any, public:
 
 def _check_transition(req: Request, status: str) -> None:
     if status not in STATUSES:
-        raise ApiError(422, "invalid_status", f"status must be one of {', '.join(STATUSES)}", field="status")
+        raise InvalidInput("invalid_status", f"status must be one of {', '.join(STATUSES)}", field="status")
     if status != req.status and status not in TRANSITIONS[req.status]:
-        raise ApiError(409, "invalid_transition", f"a {req.status} request cannot become {status}", field="status")
+        raise Conflict("invalid_transition", f"a {req.status} request cannot become {status}", field="status")
 
 
 def _apply_status(req: Request, status: str, now: datetime) -> None:
@@ -371,16 +370,16 @@ def update_request(session: Session, req: Request, agent: Agent, now: datetime, 
     if status is not None:
         _check_transition(req, status)
     if priority is not None and priority not in PRIORITIES:
-        raise ApiError(422, "invalid_priority", f"priority must be one of {', '.join(PRIORITIES)}", field="priority")
+        raise InvalidInput("invalid_priority", f"priority must be one of {', '.join(PRIORITIES)}", field="priority")
     assignee: Agent | None = None
     if assignee_id is not UNSET and assignee_id is not None:
         if isinstance(assignee_id, bool) or not isinstance(assignee_id, int):
-            raise ApiError(422, "invalid_assignee", "assignee_id must be an agent id or null", field="assignee_id")
+            raise InvalidInput("invalid_assignee", "assignee_id must be an agent id or null", field="assignee_id")
         assignee = session.get(Agent, assignee_id)
         if assignee is None or not assignee.is_active:
-            raise ApiError(422, "invalid_assignee", f"no active agent with id {assignee_id}", field="assignee_id")
+            raise InvalidInput("invalid_assignee", f"no active agent with id {assignee_id}", field="assignee_id")
     if req.status == "closed" and (priority or assignee_id is not UNSET):
-        raise ApiError(409, "request_closed", "a closed request cannot be changed")
+        raise Conflict("request_closed", "a closed request cannot be changed")
 
     changes: dict[str, Any] = {}
     if status is not None and status != req.status:
@@ -401,7 +400,7 @@ def update_request(session: Session, req: Request, agent: Agent, now: datetime, 
 
 def solve_by_requester(session: Session, req: Request, requester: Requester, now: datetime) -> None:
     if req.status == "closed":
-        raise ApiError(409, "request_closed", "this request is already closed")
+        raise Conflict("request_closed", "this request is already closed")
     if req.status != "solved":
         previous = req.status
         _apply_status(req, "solved", now)
@@ -426,7 +425,7 @@ def create_canned_reply(session: Session, agent: Agent, title: Any, body: Any) -
     title = _text(title, "title", 200)
     body = _text(body, "body", BODY_MAX)
     if session.scalar(select(CannedReply.id).where(CannedReply.title == title)) is not None:
-        raise ApiError(409, "duplicate_title", f"a canned reply called {title!r} already exists", field="title")
+        raise Conflict("duplicate_title", f"a canned reply called {title!r} already exists", field="title")
     reply = CannedReply(title=title, body=body, created_by_id=agent.id)
     session.add(reply)
     return reply
@@ -435,5 +434,5 @@ def create_canned_reply(session: Session, agent: Agent, title: Any, body: Any) -
 def delete_canned_reply(session: Session, agent: Agent, reply_id: int) -> None:
     reply = session.get(CannedReply, reply_id)
     if reply is None:
-        raise ApiError(404, "not_found", "canned reply not found")
+        raise NotFound("not_found", "canned reply not found")
     session.delete(reply)

@@ -23,26 +23,23 @@ from flask import (
     url_for,
 )
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from helpdesk import api as core_api
-from helpdesk import db, queries as core_queries
-from helpdesk import views as console_views
-from helpdesk.auth import login_required, session_practice_user
-from helpdesk.db import utcnow
-from helpdesk.errors import ApiError
-from helpdesk.extensions import limiter
-from helpdesk.models import Practice
+from helpdesk.bookings import queries as booking_queries
+from helpdesk.bookings.models import Practice
+from helpdesk.core import db
+from helpdesk.core.audit import record_audit
+from helpdesk.core.auth import login_required, session_practice_user
+from helpdesk.core.clock import utcnow
+from helpdesk.core.errors import DomainError, http_status
+from helpdesk.core.extensions import limiter
 from helpdesk.requests import queries, service
 from helpdesk.requests.api import file_response, parse_filters, rate_limit
 from helpdesk.requests.models import PRIORITIES, STATUSES, CannedReply, Request
 from helpdesk.requests.storage import ALLOWED_TYPES, MAX_ATTACHMENTS
-from helpdesk.service import record_audit
 
 hc = Blueprint("hc_requests", __name__, url_prefix="/hc/requests", template_folder="templates",
                static_folder="static", static_url_path="/static")
 console = Blueprint("console_requests", __name__, url_prefix="/console/requests", template_folder="templates")
-console.context_processor(console_views._console_vocabulary)  # the diagnostics partials' words
 
 ACCESS_KEY = "request_access"
 MAX_GRANTS = 50
@@ -59,9 +56,8 @@ def _request_vocabulary() -> dict[str, Any]:
 
 @hc.context_processor
 def _help_center_frame() -> dict[str, Any]:
-    """What the Help Center's layout (kb/base.html) asks of a page, when the knowledge base is installed."""
-    return {"help_center_layout": "hc.home" in current_app.view_functions,
-            "submit_request_url": lambda: url_for("hc_requests.new"), "session_user": session_practice_user()}
+    """What the Help Center's layout (kb/base.html) asks of a page."""
+    return {"submit_request_url": lambda: url_for("hc_requests.new"), "session_user": session_practice_user()}
 
 
 def _uploads(field: str = "attachments") -> list[service.Upload]:
@@ -78,32 +74,6 @@ def _granted() -> list[int]:
 def _grant(request_id: int) -> None:
     granted = [i for i in _granted() if i != request_id]
     session[ACCESS_KEY] = [request_id, *granted][:MAX_GRANTS]
-
-
-def _hc_error(status: int, message: str) -> tuple[str, int]:
-    return render_template("requests/hc_error.html", status=status, message=message), status
-
-
-@hc.errorhandler(ApiError)
-def _hc_api_error(exc: ApiError) -> tuple[str, int]:
-    return _hc_error(exc.status, exc.message)
-
-
-@hc.errorhandler(RequestEntityTooLarge)
-def _hc_too_large(_exc: HTTPException) -> tuple[str, int]:
-    limit = current_app.config.get("MAX_CONTENT_LENGTH") or 0
-    return _hc_error(413, f"That was too much to upload at once: attachments may be at most 10 MB each and "
-                          f"{limit // (1024 * 1024)} MB in all.")
-
-
-@hc.errorhandler(429)
-def _hc_too_many(_exc: HTTPException) -> tuple[str, int]:
-    return _hc_error(429, "Too many requests were submitted from here. Please wait a few minutes and try again.")
-
-
-@hc.errorhandler(404)
-def _hc_not_found(exc: HTTPException) -> tuple[str, int]:
-    return _hc_error(404, exc.description or "There is no such request, or it is not yours to see.")
 
 
 @hc.route("/new", methods=["GET", "POST"])
@@ -125,9 +95,9 @@ def new() -> Any:
     try:
         req = service.submit_request(db.session(), requester, submission, "widget" if user else "web", utcnow())
         db.session.commit()
-    except ApiError as exc:
+    except DomainError as exc:
         db.session.rollback()
-        return _new_form(values, user, exc.message, exc.extra.get("field"), exc.status)
+        return _new_form(values, user, exc.message, exc.extra.get("field"), http_status(exc))
     _grant(req.id)
     flash(f"Thanks: request #{req.id} is with our support team. We emailed a confirmation to {req.requester_email}.")
     return redirect(url_for("hc_requests.show", request_id=req.id), 303)
@@ -189,7 +159,7 @@ def reply(request_id: int) -> Response:
                             now=utcnow())
         db.session.commit()
         flash("Your reply was sent to the support team.")
-    except ApiError as exc:
+    except DomainError as exc:
         db.session.rollback()
         flash(f"Your reply was not sent: {exc.message}", "error")
     return redirect(url_for("hc_requests.show", request_id=req.id) + "#reply", 303)  # type: ignore[return-value]
@@ -229,14 +199,11 @@ def _attempt(work: Callable[[], str]) -> None:
         message = work()
         db.session.commit()
         flash(message)
-    except ApiError as exc:
+    except DomainError as exc:
         db.session.rollback()
         flash(f"Not saved: {exc.message}", "error")
 
 
-@console.errorhandler(ApiError)
-def _console_error(exc: ApiError) -> tuple[str, int]:
-    return render_template("helpdesk/error.html", status=exc.status, message=exc.message), exc.status
 
 
 def _queue_url(**changes: Any) -> str:
@@ -272,15 +239,15 @@ def _diagnostics(req: Request) -> dict[str, Any]:
     if practice is None:
         return {"practice": None}
     now = utcnow()
-    verdict = (core_queries.diagnose_booking(db.session(), practice.id, req.booking_reference, now)
+    verdict = (booking_queries.diagnose_booking(db.session(), practice.id, req.booking_reference, now)
                if req.booking_reference else None)
     record_audit(db.session(), g.agent, "view_diagnostics", practice.id, f"request:{req.id}", ip=request.remote_addr)
     return {
         "practice": practice,
         "tz": practice.timezone,
-        "health": core_api.health_payload(practice),
+        "health": booking_queries.practice_health(db.session(), practice, utcnow(), current_app.config),
         "diagnosis": verdict,
-        "page_url": lambda **kw: url_for("console.practice", practice_id=practice.id,
+        "page_url": lambda **kw: url_for("practices.practice", practice_id=practice.id,
                                          **{k: v for k, v in kw.items() if v}),
     }
 

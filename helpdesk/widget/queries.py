@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from helpdesk import queries
-from helpdesk.models import Practice
+from helpdesk.bookings import queries
+from helpdesk.bookings.models import Practice
 from helpdesk.widget.strings import t
 from kb import queries as kb_queries
 

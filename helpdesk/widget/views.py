@@ -17,18 +17,26 @@ import json
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    render_template,
+    request,
+    url_for,
+)
 from sqlalchemy import select
 
-from helpdesk import db
-from helpdesk.api import diagnosis_payload
-from helpdesk.auth import mint_widget_token, practice_user_required
-from helpdesk.db import utcnow
-from helpdesk.errors import ApiError
-from helpdesk.models import Booking, Practice
-from helpdesk.queries import booking_row
+from helpdesk.bookings.models import Booking, Practice
+from helpdesk.bookings.queries import booking_row, diagnose_booking
+from helpdesk.core import db
+from helpdesk.core.auth import mint_widget_token, practice_user_required
+from helpdesk.core.clock import utcnow
+from helpdesk.core.errors import BadInput, InvalidInput
 from helpdesk.widget import queries
 from helpdesk.widget.strings import STRINGS
 from kb import queries as kb_queries
@@ -126,24 +134,20 @@ def check() -> Response:
     """A reference gives its diagnosis; a name (or part of a reference) gives the matching bookings."""
     q = " ".join((request.args.get("q") or "").split())
     if not q:
-        raise ApiError(422, "missing_query", "type a booking reference or a patient's name", field="q")
+        raise InvalidInput("missing_query", "type a booking reference or a patient's name", field="q")
     if len(q) > 200:
-        raise ApiError(400, "invalid_parameter", "q must be at most 200 characters", field="q")
+        raise BadInput("invalid_parameter", "q must be at most 200 characters", field="q")
     session, practice_id = db.session(), g.practice_user.practice_id
     practice = session.get(Practice, practice_id)
     if practice is None:
         return jsonify({"query": q, "diagnosis": None, "bookings": []})
-    if queries.looks_like_reference(q):
-        try:
-            found = diagnosis_payload(practice, q.upper(), reveal=True)
-        except ApiError as exc:
-            if exc.status != 404:
-                raise
-        else:
-            return jsonify({"query": q, "diagnosis": queries.practice_diagnosis(found, utcnow()), "bookings": []})
+    found = diagnose_booking(session, practice_id, q.upper(), utcnow(), reveal=True) \
+        if queries.looks_like_reference(q) else None
+    if found is not None:
+        return jsonify({"query": q, "diagnosis": queries.practice_diagnosis(found, utcnow()), "bookings": []})
     rows = queries.matching_bookings(session, practice_id, q)
     if len(rows) == 1:
-        found = diagnosis_payload(practice, rows[0].reference, reveal=True)
+        found = diagnose_booking(session, practice_id, rows[0].reference, utcnow(), reveal=True)
         return jsonify({"query": q, "diagnosis": queries.practice_diagnosis(found, utcnow()), "bookings": []})
     return jsonify({"query": q, "diagnosis": None, "bookings": [booking_row(b, reveal=True) for b in rows]})
 

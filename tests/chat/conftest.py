@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
 from chat.models import AgentConnection, AgentStatus, CannedReply, Conversation, Message
-from helpdesk.service import NewAgent, create_agent
+from helpdesk.core.agents import NewAgent, create_agent
 from tests.conftest import TEST_SECRETS, migrate, sqlite_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,7 +181,7 @@ def chat_database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
 @pytest.fixture(scope="session")
 def chat_engine(chat_database_url: str) -> Iterator[Engine]:
-    from helpdesk.db import make_engine
+    from helpdesk.core.db import make_engine
 
     engine = make_engine(chat_database_url)
     yield engine

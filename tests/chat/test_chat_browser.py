@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pytest
 from sqlalchemy.engine import Engine
 
-from helpdesk.service import NewAgent
+from helpdesk.core.agents import NewAgent
 from tests.chat.conftest import ChatServer, widget_token
 from tests.chat.test_diagnostics import ingest, publish_article
 from tests.conftest import ARTIFACTS

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from helpdesk.models import AuditEntry
-from helpdesk.service import NewAgent
+from helpdesk.core.agents import NewAgent
+from helpdesk.core.audit import AuditEntry
 from kb.models import Article, ArticleTag, Category, Section
-from tests.chat.conftest import ChatServer, Peer, widget_token
+from tests.chat.conftest import ChatServer, Peer
 from tests.chat.test_events import chat_between
 from tests.conftest import TEST_SECRETS
 from tests.helpdesk import factories as f

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from chat.models import CannedReply, Conversation, Message
-from helpdesk.service import NewAgent
+from helpdesk.core.agents import NewAgent
 from tests.chat.conftest import ChatServer, Peer, widget_token
 
 Connect = Callable[..., Peer]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from helpdesk.service import NewAgent
+from helpdesk.core.agents import NewAgent
 from tests.chat.conftest import ChatServer, Peer, widget_token
 
 Connect = Callable[..., Peer]

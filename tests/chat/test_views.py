@@ -3,17 +3,16 @@ replies, the widget's chat page, and the console's socket token."""
 
 from __future__ import annotations
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chat.identity import authenticate, console_socket_token
 from chat.models import CannedReply
-from helpdesk.errors import ApiError
-from helpdesk.service import NewAgent
-import pytest
-
+from helpdesk.core.agents import NewAgent
+from helpdesk.core.auth import authenticate_socket, console_socket_token
+from helpdesk.core.errors import DomainError
 from tests.helpdesk.test_console import agent, csrf_token, post_form, signed_in  # noqa: F401 (fixtures)
 
 
@@ -30,21 +29,21 @@ def test_the_console_chat_page_carries_a_socket_token_for_the_agent(signed_in: F
     assert "vendor/socket.io.min.js" in page.text
     token = page.text.split('data-socket-token="', 1)[1].split('"', 1)[0]
     with app.test_request_context():
-        found = authenticate({"token": token})
+        found = authenticate_socket({"token": token})
         assert found.id == agent.agent.id
-        with pytest.raises(ApiError):
-            authenticate({"token": token[:-2] + "xx"})
+        with pytest.raises(DomainError):
+            authenticate_socket({"token": token[:-2] + "xx"})
 
 
 def test_a_changed_password_ends_console_socket_tokens(app: Flask, db_session: Session, agent: NewAgent) -> None:
-    from helpdesk.auth import hash_password
+    from helpdesk.core.passwords import hash_password
 
     with app.test_request_context():
         token = console_socket_token(agent.agent)
         agent.agent.password_hash = hash_password("a brand new password")
         db_session.commit()
-        with pytest.raises(ApiError):
-            authenticate({"token": token})
+        with pytest.raises(DomainError):
+            authenticate_socket({"token": token})
 
 
 def test_agents_manage_canned_replies(signed_in: FlaskClient, db_session: Session) -> None:

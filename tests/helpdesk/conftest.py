@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from helpdesk.auth import mint_widget_token
-from helpdesk.service import NewAgent, create_agent
+from helpdesk.core.agents import NewAgent, create_agent
+from helpdesk.core.auth import mint_widget_token
 from tests.helpdesk.factories import signed_post
 
 

@@ -1,17 +1,21 @@
-"""Small factories for ingest events (the DESIGN.md contract) and signed ingest requests."""
+"""Small factories for ingest events (the DESIGN.md contract) and signed ingest requests.
+
+``T0`` is two days before the run, at 09:00 UTC: every fixture is relative to the clock, so the
+suite reads the same whatever today's date is.
+"""
 
 from __future__ import annotations
 
 import itertools
 import json
-import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
-from helpdesk.ingest import sign
+from helpdesk.core.clock import unix_now, utcnow
+from helpdesk.core.signing import sign
 
 _ids = itertools.count(1)
-T0 = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
+T0 = (utcnow() - timedelta(days=2)).replace(hour=9, minute=0, second=0, microsecond=0)
 INGEST_PATH = "/api/v1/ingest/events"
 
 
@@ -105,7 +109,7 @@ def alert_sent(kind: str, practice_id: str = "P1", *, reference: str | None = No
 
 
 def signed_headers(secret: str, body: bytes, timestamp: int | None = None) -> dict[str, str]:
-    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    stamp = str(int(unix_now()) if timestamp is None else timestamp)
     return {
         "Content-Type": "application/json",
         "X-Helpdesk-Timestamp": stamp,
@@ -125,3 +129,8 @@ def signed_post(client: Any, events: Any, secret: str, **kw: Any) -> Any:
 
         return requests.post(client.rstrip("/") + INGEST_PATH, data=body, headers=headers, timeout=30)
     return client.post(INGEST_PATH, data=body, headers=headers)
+
+
+def day(days_after_t0: int) -> str:
+    """The date ``T0`` plus some days, as YYYY-MM-DD."""
+    return (T0 + timedelta(days=days_after_t0)).date().isoformat()

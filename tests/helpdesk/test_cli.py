@@ -12,8 +12,9 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from helpdesk.auth import agent_for_api_token, verify_password
-from helpdesk.models import Agent, ApiToken
+from helpdesk.core.agents import Agent, ApiToken
+from helpdesk.core.auth import agent_for_api_token
+from helpdesk.core.passwords import verify_password
 
 
 def agents_named(session: Session, email: str) -> int:

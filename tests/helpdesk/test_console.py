@@ -13,11 +13,16 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from helpdesk import db
-from helpdesk.models import Agent, AuditEntry
-from helpdesk.service import NewAgent, create_agent
+from helpdesk.core import db
+from helpdesk.core.agents import Agent, NewAgent, create_agent
+from helpdesk.core.audit import AuditEntry
 from tests.helpdesk.console_world import COLLISION_DETAIL, practice_world
-from tests.helpdesk.factories import booking_created, connector_event, diary_failed, practice_upserted
+from tests.helpdesk.factories import (
+    booking_created,
+    connector_event,
+    diary_failed,
+    practice_upserted,
+)
 
 PASSWORD = "correct horse battery staple"
 PRACTICE = "/console/practices/P1"

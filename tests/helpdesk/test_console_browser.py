@@ -10,8 +10,8 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
-from helpdesk import db
-from helpdesk.service import create_agent
+from helpdesk.core import db
+from helpdesk.core.agents import create_agent
 from tests.helpdesk.console_world import practice_world
 from tests.helpdesk.factories import signed_post
 

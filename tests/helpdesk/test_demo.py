@@ -10,10 +10,10 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from helpdesk import diagnosis, ingest
-from helpdesk.demo import PRACTICES, DemoWorld
-from helpdesk.models import Booking, IngestedEvent, Practice
-from helpdesk.queries import diagnose_booking
+from helpdesk.bookings import diagnosis, ingest
+from helpdesk.bookings.demo import PRACTICES, DemoWorld
+from helpdesk.bookings.models import Booking, IngestedEvent, Practice
+from helpdesk.bookings.queries import diagnose_booking
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 EXAMPLE_LINE = re.compile(
@@ -31,7 +31,7 @@ def count(session: Session, model: type) -> int:
     return session.scalar(select(func.count()).select_from(model)) or 0
 
 
-def test_a_small_demo_shows_every_cause_code(cli_runner: FlaskCliRunner, db_session: Session) -> None:
+def test_a_small_demo_shows_every_cause_code(cli_runner: FlaskCliRunner, db_session: Session, app_context: None) -> None:
     output = load(cli_runner, "--bookings", "300")
     examples = {label: (practice_id, reference) for label, practice_id, reference, _ in EXAMPLE_LINE.findall(output)}
     assert examples, output

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from helpdesk.diagnosis import (
+from helpdesk.bookings.diagnosis import (
     Alert,
     BookingRecord,
     Case,

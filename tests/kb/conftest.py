@@ -14,8 +14,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from helpdesk.auth import mint_widget_token
-from helpdesk.service import NewAgent, create_agent
+from helpdesk.core.agents import NewAgent, create_agent
+from helpdesk.core.auth import mint_widget_token
 from kb import service
 from kb.models import Article, Category, Section
 from kb.transfer import CONTENT_FOLDER

@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helpdesk.service import NewAgent
+from helpdesk.core.agents import NewAgent
 from kb import service
 from kb.models import Article, Follow, Vote
 from tests.kb.conftest import World, fields

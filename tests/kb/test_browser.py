@@ -12,9 +12,9 @@ from flask import Flask
 from playwright.sync_api import Page, expect
 from sqlalchemy.orm import Session
 
-from helpdesk import db
-from helpdesk.auth import mint_widget_token
-from helpdesk.service import create_agent
+from helpdesk.core import db
+from helpdesk.core.agents import create_agent
+from helpdesk.core.auth import mint_widget_token
 from kb import service
 from tests.kb.conftest import PASSWORD
 

@@ -8,9 +8,14 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from helpdesk.service import NewAgent
+from helpdesk.core.agents import NewAgent
 from kb import queries, service
-from tests.helpdesk.factories import booking_created, diary_failed, email_event, practice_upserted
+from tests.helpdesk.factories import (
+    booking_created,
+    diary_failed,
+    email_event,
+    practice_upserted,
+)
 from tests.kb.conftest import World, fields
 
 DIAGNOSIS = "/api/v1/practices/P1/bookings/BK-1/diagnosis"

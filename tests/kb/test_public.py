@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helpdesk.service import NewAgent
+from helpdesk.core.agents import NewAgent
 from kb import queries, service
 from kb.models import Article, Comment, Follow, Notification, Vote
 from tests.kb.conftest import World, fields, post_form
@@ -152,7 +152,8 @@ def test_follow_needs_an_email_and_updates_queue_notifications(client: FlaskClie
     assert first.url.endswith(article.path) and first.url.startswith("http")
     assert first.follow_id == follows[0].id and "/hc/unfollow/" in first.unfollow_url
 
-    service.publish_article(db_session, editor.agent, draft)  # a new article in a followed section
+    with client.application.app_context():
+        service.publish_article(db_session, editor.agent, draft)  # a new article in a followed section
     db_session.commit()
     newest = db_session.scalars(select(Notification).where(Notification.article_id == draft.id)).all()
     assert {(n.kind, n.email) for n in newest} == {("article_published", "front.desk@riverside.test"),

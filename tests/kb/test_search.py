@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from helpdesk.service import NewAgent
+from helpdesk.core.agents import NewAgent
 from kb import queries, search, service
 from kb.models import Article
 from tests.kb.conftest import World, fields

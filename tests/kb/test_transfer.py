@@ -10,8 +10,8 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from helpdesk.errors import ApiError
-from helpdesk.service import NewAgent
+from helpdesk.core.agents import NewAgent
+from helpdesk.core.errors import DomainError
 from kb import queries, service, transfer
 from kb.models import Article, Category, Revision, Section
 from tests.kb.conftest import CONTENT, World
@@ -53,7 +53,7 @@ def test_the_demo_content_imports_once_and_again_changes_nothing(db_session: Ses
     assert again.created == [] and again.updated == [] and len(again.unchanged) == len(files)
     assert (_count(db_session, Article), _count(db_session, Revision)) == (articles, revisions)
     # Every diagnosis cause code has an article.
-    from helpdesk.diagnosis import CAUSE_CODES
+    from helpdesk.bookings.diagnosis import CAUSE_CODES
 
     answered = [row for row in queries.articles_for_keys(db_session, list(CAUSE_CODES)) if "id" in row]
     assert len(answered) == len(CAUSE_CODES), [row for row in queries.articles_for_keys(db_session, CAUSE_CODES)
@@ -137,7 +137,7 @@ def test_a_bad_file_fails_the_whole_import_naming_the_file(db_session: Session, 
                                                            message: str) -> None:
     _write(tmp_path, "a-good-one.md", ARTICLE)
     _write(tmp_path, "broken.md", text)
-    with pytest.raises(ApiError) as exc:
+    with pytest.raises(DomainError) as exc:
         service.import_folder(db_session, tmp_path, None)
     db_session.rollback()
     assert message in exc.value.message
@@ -149,13 +149,13 @@ def test_a_bad_file_fails_the_whole_import_naming_the_file(db_session: Session, 
 def test_duplicate_slugs_and_non_utf8_files_are_refused(db_session: Session, tmp_path: Path) -> None:
     _write(tmp_path, "one.md", ARTICLE)
     _write(tmp_path / "sub", "two.md", ARTICLE)
-    with pytest.raises(ApiError, match="also used by one.md"):
+    with pytest.raises(DomainError, match="also used by one.md"):
         transfer.read_folder(tmp_path)
     (tmp_path / "sub" / "two.md").unlink()
     (tmp_path / "latin1.md").write_bytes("---\ntitle: caf\xe9\n---\n".encode("latin-1"))
-    with pytest.raises(ApiError, match="latin1.md: not UTF-8"):
+    with pytest.raises(DomainError, match="latin1.md: not UTF-8"):
         transfer.read_folder(tmp_path)
-    with pytest.raises(ApiError, match="is not a folder"):
+    with pytest.raises(DomainError, match="is not a folder"):
         transfer.read_folder(tmp_path / "missing")
 
 

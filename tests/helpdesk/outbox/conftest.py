@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from tests.helpdesk.outbox.servers import SmtpServer, smtp, smtp_server, webhook_receiver  # noqa: F401 (fixtures)
+from tests.helpdesk.outbox.servers import (  # noqa: F401 (fixtures)
+    SmtpServer,
+    smtp,
+    smtp_server,
+    webhook_receiver,
+)
 
 
 @pytest.fixture

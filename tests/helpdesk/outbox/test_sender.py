@@ -14,8 +14,8 @@ from flask.testing import FlaskCliRunner
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from helpdesk import db
-from helpdesk.db import utcnow
+from helpdesk.core import db
+from helpdesk.core.clock import utcnow
 from helpdesk.outbox import sender
 from helpdesk.outbox.models import OutboxMessage
 from helpdesk.outbox.service import enqueue_email

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helpdesk.ingest import verify_signature
+from helpdesk.core.signing import verify_signature
 from helpdesk.outbox import sender
 from helpdesk.outbox.models import OutboxMessage
 from tests.helpdesk.outbox.servers import SmtpServer, WebhookReceiver, parts

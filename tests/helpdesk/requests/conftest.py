@@ -9,10 +9,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from helpdesk.core.agents import NewAgent, create_agent
 from helpdesk.outbox.sender import PassReport
-from helpdesk.service import NewAgent, create_agent
 from tests.helpdesk.console_world import practice_world
-from tests.helpdesk.outbox.servers import SmtpServer, smtp, smtp_server, webhook_receiver  # noqa: F401 (fixtures)
+from tests.helpdesk.outbox.servers import (  # noqa: F401 (fixtures)
+    SmtpServer,
+    smtp,
+    smtp_server,
+    webhook_receiver,
+)
 from tests.helpdesk.requests.helpers import deliver, log_in
 
 

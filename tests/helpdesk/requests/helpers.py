@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
-from helpdesk import db
+from helpdesk.core import db
 from helpdesk.outbox.models import OutboxMessage
 from helpdesk.outbox.sender import PassReport, send_pending
 from helpdesk.requests.models import Request, RequestAttachment, RequestComment

@@ -11,11 +11,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from helpdesk.core.agents import NewAgent
 from helpdesk.outbox.models import OutboxMessage
 from helpdesk.requests.models import Request, RequestComment
-from helpdesk.service import NewAgent
 from tests.helpdesk.outbox.servers import SmtpServer, parts
-from tests.helpdesk.requests.helpers import fetch, PNG, counts, files
+from tests.helpdesk.requests.helpers import PNG, counts, fetch, files
 
 Headers = Callable[..., dict[str, str]]
 
@@ -225,7 +225,6 @@ def test_agent_views_and_filters(client: FlaskClient, db_session: Session, widge
     assert client.get("/api/v1/requests?view=bogus", headers=agent_headers).status_code == 400
     assert client.get("/api/v1/requests?status=bogus", headers=agent_headers).status_code == 400
     assert client.get("/api/v1/requests?page=0", headers=agent_headers).status_code == 400
-
 
 
 

@@ -14,12 +14,12 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from helpdesk import db
-from helpdesk.auth import mint_widget_token
-from helpdesk.cli import PROJECT_ROOT
-from helpdesk.db import utcnow
+from helpdesk.core import db
+from helpdesk.core.agents import create_agent
+from helpdesk.core.auth import mint_widget_token
+from helpdesk.core.cli import PROJECT_ROOT
+from helpdesk.core.clock import utcnow
 from helpdesk.requests.models import Request
-from helpdesk.service import create_agent
 from tests.helpdesk.console_world import practice_world
 from tests.helpdesk.factories import signed_post
 from tests.helpdesk.outbox.servers import SmtpServer, parts

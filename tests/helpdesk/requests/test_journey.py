@@ -13,15 +13,21 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from helpdesk.db import utcnow
-from helpdesk.models import AuditEntry
+from helpdesk.core.agents import NewAgent
+from helpdesk.core.audit import AuditEntry
+from helpdesk.core.clock import utcnow
 from helpdesk.requests.models import Request
-from helpdesk.service import NewAgent
 from tests.helpdesk.factories import practice_upserted
 from tests.helpdesk.outbox.servers import SmtpServer, parts
-from tests.helpdesk.requests.helpers import fetch, PDF, files, link_in, post_with_csrf, sign_in_practice_user, submit_form
-
-
+from tests.helpdesk.requests.helpers import (
+    PDF,
+    fetch,
+    files,
+    link_in,
+    post_with_csrf,
+    sign_in_practice_user,
+    submit_form,
+)
 
 
 def test_the_whole_journey(app: Flask, client: FlaskClient, agent_client: FlaskClient, db_session: Session,

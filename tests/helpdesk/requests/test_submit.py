@@ -183,11 +183,3 @@ def test_attachment_names_are_made_safe() -> None:
     assert safe_filename("C:\\Users\\me\\résumé 履歴.pdf", "application/pdf") == "r_sum.pdf"
     assert safe_filename("report.exe", "application/pdf") == "report.pdf"
     assert safe_filename("", "image/gif") == "attachment.gif"
-
-
-def test_the_pages_have_their_own_frame_without_the_knowledge_base(app: Any, client: FlaskClient,
-                                                                  db_session: Session) -> None:
-    app.view_functions.pop("hc.home", None)  # as if kb/ were not installed
-    page = client.get("/hc/requests/new")
-    assert page.status_code == 200 and "hc-standalone.css" in page.text and "requests.css" in page.text
-    assert client.get("/hc/requests").status_code == 200

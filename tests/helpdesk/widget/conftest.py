@@ -6,7 +6,6 @@ server), and a TCP proxy in front of it that a test can cut to take a browser of
 from __future__ import annotations
 
 import contextlib
-
 import socket
 import threading
 from collections.abc import Iterator
@@ -17,10 +16,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helpdesk import create_app, db
-from helpdesk.demo import DemoWorld, load_world
-from helpdesk.models import Booking
-from helpdesk.service import NewAgent, create_agent
+from helpdesk import create_app
+from helpdesk.bookings.demo import DemoWorld, load_world
+from helpdesk.bookings.models import Booking
+from helpdesk.core import db
+from helpdesk.core.agents import NewAgent, create_agent
 from tests.chat.conftest import ChatServer
 from tests.conftest import TEST_SECRETS, migrate, sqlite_url
 

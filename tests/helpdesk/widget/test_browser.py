@@ -8,7 +8,6 @@ Screenshots of the main states go to tests/artifacts/widget_*.png.
 from __future__ import annotations
 
 import contextlib
-
 import re
 import statistics
 import time

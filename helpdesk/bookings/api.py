@@ -7,30 +7,29 @@ practice inside their widget token, so they can never ask about another practice
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from helpdesk import db, ingest, queries
-from helpdesk.auth import api_agent_required, practice_user_required
-from helpdesk.db import utcnow
-from helpdesk.errors import ApiError, not_found
-from helpdesk.models import Practice
-from helpdesk.service import record_audit
+from helpdesk.bookings import ingest, queries
+from helpdesk.bookings.models import Practice
+from helpdesk.core import db
+from helpdesk.core.audit import record_audit
+from helpdesk.core.auth import api_agent_required, practice_user_required
+from helpdesk.core.clock import utcnow
+from helpdesk.core.errors import BadInput, not_found
+from helpdesk.core.signing import verify_signature
+from helpdesk.core.web import choices_arg, int_arg, moment_arg
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-OPENAPI_PATH = Path(__file__).with_name("openapi.yaml")
+bp = Blueprint("bookings_api", __name__, url_prefix="/api/v1")
 
 
 @bp.post("/ingest/events")
 def ingest_events() -> tuple[Response, int]:
     body = request.get_data(cache=False)
-    ingest.verify_signature(
+    verify_signature(
         current_app.config["INGEST_SECRET"],
         request.headers.get("X-Helpdesk-Timestamp"),
         request.headers.get("X-Helpdesk-Signature"),
@@ -40,7 +39,7 @@ def ingest_events() -> tuple[Response, int]:
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "invalid_json", f"the body is not valid JSON: {exc}") from exc
+        raise BadInput("invalid_json", f"the body is not valid JSON: {exc}") from exc
     events = ingest.parse_batch(payload, current_app.config["INGEST_MAX_BATCH"])
     for attempt in (1, 2):
         try:
@@ -66,55 +65,17 @@ def _practice(practice_id: str) -> Practice:
     return practice
 
 
-def _int_arg(name: str, default: int, low: int, high: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number") from exc
-    if not low <= value <= high:
-        raise ApiError(400, "invalid_parameter", f"{name} must be between {low} and {high}")
-    return value
-
-
-def _moment_arg(name: str, tz: ZoneInfo, end_of_day: bool = False) -> datetime | None:
-    """A date (a day in the practice's time zone) or an ISO date-time with offset."""
-    raw = request.args.get(name)
-    if not raw:
-        return None
-    try:
-        if len(raw) == 10:
-            day = datetime.combine(datetime.fromisoformat(raw).date(), time.min, tz)
-            return day + timedelta(days=1) if end_of_day else day
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ApiError(400, "invalid_parameter", f"{name} must be a date (YYYY-MM-DD) or an ISO date-time") from exc
-    if parsed.tzinfo is None:
-        raise ApiError(400, "invalid_parameter", f"{name} must include a UTC offset")
-    return parsed
-
-
-def _choices_arg(name: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
-    values = tuple(v for v in request.args.get(name, "").split(",") if v)
-    unknown = [v for v in values if v not in allowed]
-    if unknown:
-        raise ApiError(400, "invalid_parameter", f"{name} must be among {', '.join(allowed)}; got {', '.join(unknown)}")
-    return values
-
-
 def booking_filters(practice: Practice) -> queries.BookingFilters:
     tz = ZoneInfo(practice.timezone)
     q = request.args.get("q", "")
     if len(q) > 200:
-        raise ApiError(400, "invalid_parameter", "q must be at most 200 characters")
+        raise BadInput("invalid_parameter", "q must be at most 200 characters")
     return queries.BookingFilters(
         q=q,
-        date_from=_moment_arg("from", tz),
-        date_to=_moment_arg("to", tz, end_of_day=True),
-        email_status=_choices_arg("email_status", queries.EMAIL_STATUSES),
-        diary_status=_choices_arg("diary_status", queries.DIARY_STATUSES),
+        date_from=moment_arg("from", tz),
+        date_to=moment_arg("to", tz, end_of_day=True),
+        email_status=choices_arg("email_status", queries.EMAIL_STATUSES),
+        diary_status=choices_arg("diary_status", queries.DIARY_STATUSES),
         missed_only=request.args.get("missed") in ("1", "true"),
     )
 
@@ -122,7 +83,7 @@ def booking_filters(practice: Practice) -> queries.BookingFilters:
 def bookings_payload(practice: Practice, reveal: bool) -> dict[str, Any]:
     rows, next_cursor = queries.list_bookings(
         db.session(), practice.id, booking_filters(practice), request.args.get("cursor"),
-        _int_arg("limit", current_app.config["BOOKINGS_PAGE_SIZE"], 1, queries.MAX_PAGE),
+        int_arg("limit", current_app.config["BOOKINGS_PAGE_SIZE"], 1, queries.MAX_PAGE),
     )
     return {
         "practice_id": practice.id,
@@ -136,26 +97,23 @@ def diagnosis_payload(practice: Practice, reference: str, reveal: bool) -> dict[
     verdict = queries.diagnose_booking(db.session(), practice.id, reference, utcnow(), reveal=reveal)
     if verdict is None:
         raise not_found("booking")
-    return {**verdict, "timezone": practice.timezone}
+    return verdict
 
 
 def events_payload(practice: Practice) -> dict[str, Any]:
     tz = ZoneInfo(practice.timezone)
     rows, next_cursor = queries.list_integration_events(
-        db.session(), practice.id, _choices_arg("kind", queries.INTEGRATION_KINDS),
-        _moment_arg("since", tz), _moment_arg("until", tz, end_of_day=True), request.args.get("cursor"),
-        _int_arg("limit", 50, 1, queries.MAX_PAGE),
+        db.session(), practice.id, choices_arg("kind", queries.INTEGRATION_KINDS),
+        moment_arg("since", tz), moment_arg("until", tz, end_of_day=True), request.args.get("cursor"),
+        int_arg("limit", 50, 1, queries.MAX_PAGE),
     )
     return {"practice_id": practice.id, "events": [queries.integration_event_row(e) for e in rows],
             "next_cursor": next_cursor}
 
 
 def health_payload(practice: Practice) -> dict[str, Any]:
-    config = current_app.config
-    return queries.health(
-        db.session(), practice, utcnow(), _int_arg("window_days", config["HEALTH_WINDOW_DAYS"], 1, 365),
-        timedelta(minutes=config["CONNECTOR_SILENT_AFTER_MINUTES"]),
-    )
+    window_days = int_arg("window_days", current_app.config["HEALTH_WINDOW_DAYS"], 1, 365)
+    return queries.practice_health(db.session(), practice, utcnow(), current_app.config, window_days)
 
 
 def _reveal_requested() -> bool:
@@ -242,15 +200,3 @@ def my_integration_events() -> Response:
 @practice_user_required
 def my_health() -> Response:
     return jsonify(health_payload(_own_practice()))
-
-
-# --- the contract ----------------------------------------------------------------------------
-
-@bp.get("/openapi.yaml")
-def openapi_yaml() -> Response:
-    return Response(OPENAPI_PATH.read_text(), mimetype="application/yaml")
-
-
-@bp.get("/openapi.json")
-def openapi_json() -> Response:
-    return jsonify(yaml.safe_load(OPENAPI_PATH.read_text()))

@@ -79,10 +79,6 @@ session: scoped_session[Session] = scoped_session(
 )
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def make_engine(url: str, echo: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":

@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from helpdesk.db import utcnow
+from helpdesk.core.clock import utcnow
 from helpdesk.outbox.models import OutboxMessage
 from helpdesk.outbox.service import enqueue_email
+from kb.models import Notification
 
 BATCH = 500
 
@@ -23,10 +24,6 @@ def _key(notification_id: int) -> str:
 
 
 def feed(session: Session, config: Mapping[str, Any]) -> None:
-    try:
-        from kb.models import Notification
-    except ImportError:  # the knowledge base is not installed
-        return
     waiting = list(session.scalars(
         select(Notification).where(Notification.sent_at.is_(None), Notification.failed_at.is_(None))
         .order_by(Notification.id).limit(BATCH)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from datetime import timedelta
 from functools import wraps
 from pathlib import Path
 from typing import ParamSpec, TypeVar
@@ -19,38 +18,24 @@ from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from flask import Flask, current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from helpdesk import db
-from helpdesk.auth import mint_widget_token
-from helpdesk.errors import ApiError
-from helpdesk.models import AGENT_ROLES, Agent, Practice
-from helpdesk.service import create_agent, issue_api_token
+from helpdesk.core import db
+from helpdesk.core.agents import AGENT_ROLES, Agent, create_agent, issue_api_token
+from helpdesk.core.errors import DomainError
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 # The repository root: alembic.ini and migrations/ sit beside the helpdesk package.
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(db_group())
     app.cli.add_command(agents_group())
-    app.cli.add_command(widget_token_command)
-    from helpdesk.outbox.cli import outbox_group
-    from helpdesk.requests.cli import requests_group
-
-    app.cli.add_command(requests_group())
-    app.cli.add_command(outbox_group())
-    from kb.cli import kb_group  # the knowledge base (kb/cli.py)
-
-    app.cli.add_command(kb_group())
-    from helpdesk.demo import demo_group  # the demo world (helpdesk/demo.py)
-
-    app.cli.add_command(demo_group())
 
 
 def alembic_config(url: str) -> AlembicConfig:
@@ -150,9 +135,9 @@ def agents_group() -> AppGroup:
         try:
             created = create_agent(db.session(), email, name, role, password)
             db.session.commit()
-        except (ApiError, IntegrityError) as exc:
+        except (DomainError, IntegrityError) as exc:
             db.session.rollback()
-            message = exc.message if isinstance(exc, ApiError) else f"an agent with email {email} already exists"
+            message = exc.message if isinstance(exc, DomainError) else f"an agent with email {email} already exists"
             raise click.ClickException(message) from exc
         agent = created.agent
         if as_json:
@@ -195,18 +180,3 @@ def agents_group() -> AppGroup:
             click.echo(f"{row['email']:<40} {row['role']:<7} {row['name']}{state}")
 
     return group
-
-
-@click.command("widget-token")
-@click.option("--practice", "practice_id", required=True, help="The platform's practice id.")
-@click.option("--user", "user_id", required=True, help="The practice user's id on the platform.")
-@click.option("--name", default="", help="The user's display name.")
-@click.option("--email", default="", help="The user's email address.")
-@click.option("--ttl-minutes", type=click.IntRange(min=1), default=60, show_default=True)
-@click.option("--admin", is_flag=True, help="Mark the user as a practice admin.")
-@with_appcontext
-def widget_token_command(practice_id: str, user_id: str, name: str, email: str, ttl_minutes: int, admin: bool) -> None:
-    """Mint a widget identity token (as the platform would), for demos and tests."""
-    if db.session.get(Practice, practice_id) is None:
-        click.echo(f"warning: no practice {practice_id} is known yet", err=True)
-    click.echo(mint_widget_token(practice_id, user_id, name, email, timedelta(minutes=ttl_minutes), admin))

@@ -9,7 +9,7 @@ import base64
 import binascii
 import json
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,10 +17,17 @@ from typing import Any
 from sqlalchemy import and_, func, literal, or_, select, union, union_all
 from sqlalchemy.orm import Session
 
-from helpdesk import diagnosis
-from helpdesk.errors import ApiError
-from kb.queries import articles_for_keys
-from helpdesk.models import AlertEmail, Booking, BookingFact, IntegrationEvent, Practice, PracticeSettings
+from helpdesk.bookings import diagnosis
+from helpdesk.bookings.models import (
+    AlertEmail,
+    Booking,
+    BookingFact,
+    IntegrationEvent,
+    Practice,
+    PracticeSettings,
+)
+from helpdesk.core.errors import BadInput
+from helpdesk.core.knowledge import articles_for
 
 EMAIL_STATUSES = ("delivered", "sent", "bounced", "failed", "not_configured", "pending")
 DIARY_STATUSES = ("inserted", "sidebar_alerted", "sidebar_transferred", *diagnosis.DIARY_FAILURES, "pending")
@@ -155,8 +162,9 @@ def diagnose_booking(session: Session, practice_id: str, reference: str, now: da
     practice = session.get(Practice, practice_id)
     verdict = diagnosis.diagnose(load_case(session, booking, now, practice.timezone if practice else "UTC"))
     # The knowledge base's article for each cause ({"key", "id", "title", "url"}; {"key"} when none).
-    articles = articles_for_keys(session, verdict["causes"])
-    return {"practice_id": practice_id, **verdict, "articles": articles, "patient": patient_view(booking, reveal)}
+    articles = articles_for(session, verdict["causes"])
+    return {"practice_id": practice_id, **verdict, "articles": articles, "patient": patient_view(booking, reveal),
+            "timezone": practice.timezone if practice else "UTC"}
 
 
 # --- bookings list ---------------------------------------------------------------------------
@@ -185,7 +193,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
             raise ValueError
         return parsed, booking_id
     except (ValueError, TypeError, binascii.Error, json.JSONDecodeError) as exc:
-        raise ApiError(400, "bad_cursor", "the cursor is not one this API gave out") from exc
+        raise BadInput("bad_cursor", "the cursor is not one this API gave out") from exc
 
 
 def _prefix(column: Any, text: str) -> Any:
@@ -337,6 +345,13 @@ def integration_event_row(event: IntegrationEvent) -> dict[str, Any]:
         "at": event.occurred_at.isoformat(),
         "detail": event.detail,
     }
+
+
+def practice_health(session: Session, practice: Practice, now: datetime, config: Mapping[str, Any],
+                    window_days: int | None = None) -> dict[str, Any]:
+    """The health summary with the configured window and silence threshold."""
+    return health(session, practice, now, window_days or int(config["HEALTH_WINDOW_DAYS"]),
+                  timedelta(minutes=int(config["CONNECTOR_SILENT_AFTER_MINUTES"])))
 
 
 def health(session: Session, practice: Practice, now: datetime, window_days: int, silent_after: timedelta) -> dict[str, Any]:

@@ -37,14 +37,13 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
 
-from helpdesk import db, ingest
-from helpdesk.auth import (
-    generate_api_token,
-    generate_password,
-    hash_password,
-    mint_widget_token,
-)
-from helpdesk.models import Agent, ApiToken, Practice
+from helpdesk.bookings import ingest
+from helpdesk.bookings.models import Practice
+from helpdesk.core import db
+from helpdesk.core.agents import Agent, ApiToken
+from helpdesk.core.auth import mint_widget_token
+from helpdesk.core.clock import utcnow
+from helpdesk.core.passwords import generate_api_token, generate_password, hash_password
 
 DEFAULT_BOOKINGS = 3000
 DEFAULT_SEED = 7
@@ -255,7 +254,7 @@ class DemoWorld:
 
     bookings: int = DEFAULT_BOOKINGS
     seed: int = DEFAULT_SEED
-    now: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
+    now: datetime = field(default_factory=lambda: utcnow().replace(microsecond=0))
     big_share: float = BIG_PRACTICE_SHARE
     practices: Sequence[PracticeSpec] = PRACTICES
     candidates: dict[str, list[Candidate]] = field(default_factory=dict)
@@ -591,9 +590,9 @@ EXAMPLE_LABELS = {"none": "received 3 of 3 ways", "cancelled": "cancelled by the
 
 def verify_examples(session: Any, world: DemoWorld) -> dict[str, Candidate | None]:
     """One booking per cause, checked against the real diagnosis (upcoming appointments first)."""
-    from helpdesk.queries import diagnose_booking  # the read path the API uses
+    from helpdesk.bookings.queries import diagnose_booking  # the read path the API uses
 
-    now = datetime.now(UTC)
+    now = utcnow()
     examples: dict[str, Candidate | None] = {}
     for cause in CAUSE_ORDER:
         examples[cause] = None
@@ -617,7 +616,7 @@ def verify_examples(session: Any, world: DemoWorld) -> dict[str, Candidate | Non
 
 def ensure_demo_agent(session: Any) -> tuple[Agent, str | None, str | None]:
     """The demo agent, created if missing (password and token shown only when created)."""
-    from helpdesk.service import create_agent
+    from helpdesk.core.agents import create_agent
 
     agent = session.scalar(select(Agent).where(Agent.email == DEMO_AGENT_EMAIL))
     if agent is not None:
@@ -711,7 +710,9 @@ def demo_group() -> AppGroup:
         world = DemoWorld(bookings=bookings, seed=seed, big_share=big_practice_share)
         report = load_world(session, world, batch_size, progress=None if quiet else _progress)
         print_world(report, world)
-        from kb.service import import_folder  # the Help Center's articles (kb/content); idempotent
+        from kb.service import (
+            import_folder,  # the Help Center's articles (kb/content); idempotent
+        )
         from kb.transfer import CONTENT_FOLDER
 
         articles = import_folder(session, CONTENT_FOLDER, None)

@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 INSTANCE_DIR = Path(os.environ.get("HELPDESK_INSTANCE_DIR", PROJECT_ROOT / "instance"))
 
 

@@ -1,4 +1,4 @@
-"""The helpdesk's data: practices, the booking facts the platform sends, agents and the audit log.
+"""The booking data: practices, their settings over time, and the booking facts the platform sends.
 
 Facts are stored as they arrive (insert-only, keyed by the platform's event id); the columns
 on ``Booking`` that the bookings list filters on are a projection of those facts, recomputed
@@ -10,13 +10,23 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from helpdesk.db import Base, utcnow
+from helpdesk.core.clock import utcnow
+from helpdesk.core.db import Base
 
 INTEGRATION_MODES = ("integrated", "sidebar")
-AGENT_ROLES = ("agent", "editor", "admin")
 
 
 class Practice(Base):
@@ -177,51 +187,3 @@ class IngestedEvent(Base):
     occurred_at: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-
-
-class Agent(Base):
-    __tablename__ = "agents"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(16), default="agent")
-    password_hash: Mapped[str] = mapped_column(String(256))
-    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_login_at: Mapped[datetime | None]
-
-
-class ApiToken(Base):
-    """A personal API token; only its SHA-256 is stored, the token itself is shown once."""
-
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    label: Mapped[str] = mapped_column(String(100), default="default")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[datetime | None]
-    revoked_at: Mapped[datetime | None]
-
-    agent: Mapped[Agent] = relationship(lazy="joined")
-
-
-class AuditEntry(Base):
-    """Who looked at (or revealed) which practice's booking data, and when."""
-
-    __tablename__ = "audit_log"
-    __table_args__ = (
-        Index("ix_audit_log_practice_time", "practice_id", "occurred_at"),
-        Index("ix_audit_log_agent_time", "agent_id", "occurred_at"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
-    agent_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
-    action: Mapped[str] = mapped_column(String(64))
-    practice_id: Mapped[str | None] = mapped_column(String(64))
-    target: Mapped[str | None] = mapped_column(String(200))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    ip: Mapped[str | None] = mapped_column(String(64))

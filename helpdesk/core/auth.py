@@ -1,12 +1,13 @@
-"""Who is calling: agents (console session or personal API token) and practice users (widget JWT).
+"""Who is calling, resolved in one place: an agent (console session, personal API token, or the
+console's short-lived socket token) or a practice user (the platform's widget JWT).
+
+Cookies alone never authenticate a socket.
 
 A practice id is only ever taken from inside a valid widget token, never from the request.
 """
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,21 +15,19 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 import jwt
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, g, redirect, request, session, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from helpdesk import db
-from helpdesk.db import utcnow
-from helpdesk.errors import ApiError
-from helpdesk.models import Agent, ApiToken
+from helpdesk.core import db
+from helpdesk.core.agents import Agent, ApiToken
+from helpdesk.core.clock import utcnow
+from helpdesk.core.errors import Unauthenticated
+from helpdesk.core.passwords import API_TOKEN_PREFIX, hash_api_token
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-_hasher = PasswordHasher()  # argon2id, memory-hard
-API_TOKEN_PREFIX = "hdt_"
 WIDGET_TOKEN_ALGORITHM = "HS256"
 WIDGET_TOKEN_REQUIRED_CLAIMS = ("sub", "practice", "exp")
 
@@ -42,31 +41,6 @@ class PracticeUser:
     name: str
     email: str
     is_admin: bool = False
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def generate_password() -> str:
-    return secrets.token_urlsafe(12)
-
-
-def generate_api_token() -> tuple[str, str]:
-    """Return the token (shown once) and the hash we keep."""
-    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
-    return token, hash_api_token(token)
-
-
-def hash_api_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def agent_for_api_token(token: str) -> Agent | None:
@@ -101,12 +75,12 @@ def practice_user_for_token(token: str) -> PracticeUser:
             options={"require": list(WIDGET_TOKEN_REQUIRED_CLAIMS)},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise ApiError(401, "token_expired", "the widget token has expired") from exc
+        raise Unauthenticated("token_expired", "the widget token has expired") from exc
     except jwt.PyJWTError as exc:
-        raise ApiError(401, "invalid_token", f"the widget token is not valid: {exc}") from exc
+        raise Unauthenticated("invalid_token", f"the widget token is not valid: {exc}") from exc
     practice, sub = claims.get("practice"), claims.get("sub")
     if not isinstance(practice, str) or not practice or not isinstance(sub, str) or not sub:
-        raise ApiError(401, "invalid_token", "the widget token must name a practice and a user")
+        raise Unauthenticated("invalid_token", "the widget token must name a practice and a user")
     return PracticeUser(
         user_id=sub,
         practice_id=practice,
@@ -120,7 +94,7 @@ def bearer_token() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthenticated", "send Authorization: Bearer <token>")
+        raise Unauthenticated("unauthenticated", "send Authorization: Bearer <token>")
     return token.strip()
 
 
@@ -133,7 +107,7 @@ def api_agent_required(view: Callable[P, R]) -> Callable[P, R]:
         if agent is None:
             agent = agent_for_api_token(bearer_token())
         if agent is None:
-            raise ApiError(401, "invalid_token", "the API token is not valid")
+            raise Unauthenticated("invalid_token", "the API token is not valid")
         g.agent = agent
         return view(*args, **kwargs)
 
@@ -202,3 +176,47 @@ def session_practice_user() -> PracticeUser | None:
 
 def end_practice_user_session() -> None:
     session.pop(PRACTICE_USER_SESSION_KEY, None)
+
+
+# --- sockets: the ``auth`` object of the Socket.IO handshake ---------------------------------
+
+CONSOLE_TOKEN_PREFIX = "hdc_"
+CONSOLE_TOKEN_SALT = "chat.console-socket"
+CONSOLE_TOKEN_MAX_AGE = 12 * 3600
+TOKEN_MAX_LENGTH = 4096
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=CONSOLE_TOKEN_SALT)
+
+
+def console_socket_token(agent: Agent) -> str:
+    """For the console page: tied to the agent's password hash, like the console session."""
+    return CONSOLE_TOKEN_PREFIX + _serializer().dumps({"a": agent.id, "p": agent.password_hash[-16:]})
+
+
+def _agent_for_console_token(token: str) -> Agent | None:
+    try:
+        claims = _serializer().loads(token[len(CONSOLE_TOKEN_PREFIX):], max_age=CONSOLE_TOKEN_MAX_AGE)
+    except BadSignature:
+        return None
+    agent = db.session.get(Agent, claims.get("a")) if isinstance(claims, dict) else None
+    if agent is None or not agent.is_active or agent.password_hash[-16:] != claims.get("p"):
+        return None
+    return agent
+
+
+def authenticate_socket(auth: Any) -> Agent | PracticeUser:
+    """The caller behind ``auth`` (the Socket.IO handshake's auth object), or ``DomainError`` 401."""
+    token = auth.get("token") if isinstance(auth, dict) else None
+    if not isinstance(token, str) or not token.strip():
+        raise Unauthenticated("unauthenticated", 'connect with auth: {"token": "<widget or agent token>"}')
+    token = token.strip()
+    if len(token) > TOKEN_MAX_LENGTH:
+        raise Unauthenticated("invalid_token", "the token is not valid")
+    if token.startswith(API_TOKEN_PREFIX) or token.startswith(CONSOLE_TOKEN_PREFIX):
+        agent = agent_for_api_token(token) if token.startswith(API_TOKEN_PREFIX) else _agent_for_console_token(token)
+        if agent is None:
+            raise Unauthenticated("invalid_token", "the agent token is not valid")
+        return agent
+    return practice_user_for_token(token)

@@ -7,10 +7,6 @@ may arrive in any order and the state still converges (see ``helpdesk.diagnosis.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
-import time
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -22,10 +18,8 @@ from blinker import Namespace
 from sqlalchemy import and_, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from helpdesk import diagnosis
-from helpdesk.db import utcnow
-from helpdesk.errors import ApiError
-from helpdesk.models import (
+from helpdesk.bookings import diagnosis
+from helpdesk.bookings.models import (
     INTEGRATION_MODES,
     AlertEmail,
     Booking,
@@ -35,33 +29,15 @@ from helpdesk.models import (
     Practice,
     PracticeSettings,
 )
-from helpdesk.queries import load_settings_history, name_key
+from helpdesk.bookings.queries import load_settings_history, name_key
+from helpdesk.core.clock import utcnow
+from helpdesk.core.errors import InvalidInput, TooLarge
+from helpdesk.core.text import EMAIL_RE
 
 signals = Namespace()
 # Sent after a batch is committed, with ``practice_ids``: live views (chat) refresh what they show.
 events_ingested = signals.signal("events-ingested")
-EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
 SQL_CHUNK = 500
-
-
-# --- signature -------------------------------------------------------------------------------
-
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
-
-
-def verify_signature(secret: str, timestamp: str | None, signature: str | None, body: bytes, max_skew: int) -> None:
-    if not timestamp or not signature:
-        raise ApiError(401, "unsigned", "X-Helpdesk-Timestamp and X-Helpdesk-Signature are required")
-    try:
-        sent_at = int(timestamp)
-    except ValueError as exc:
-        raise ApiError(401, "bad_timestamp", "X-Helpdesk-Timestamp must be unix seconds") from exc
-    if abs(time.time() - sent_at) > max_skew:
-        raise ApiError(401, "stale_timestamp", f"the timestamp is more than {max_skew} seconds from now")
-    if not hmac.compare_digest(sign(secret, timestamp, body), signature.strip()):
-        raise ApiError(401, "bad_signature", "the signature does not match the body")
 
 
 # --- validation ------------------------------------------------------------------------------
@@ -268,9 +244,9 @@ def parse_batch(payload: Any, max_batch: int) -> list[Event]:
     """All events or an error naming the first bad one: a batch is never half-applied."""
     raws = payload if isinstance(payload, list) else [payload]
     if not raws:
-        raise ApiError(422, "empty_batch", "the batch holds no events")
+        raise InvalidInput("empty_batch", "the batch holds no events")
     if len(raws) > max_batch:
-        raise ApiError(413, "batch_too_large", f"at most {max_batch} events per request")
+        raise TooLarge("batch_too_large", f"at most {max_batch} events per request")
     events = []
     for index, raw in enumerate(raws):
         try:
@@ -279,8 +255,7 @@ def parse_batch(payload: Any, max_batch: int) -> list[Event]:
             event_id = raw.get("id") if isinstance(raw, dict) and isinstance(raw.get("id"), str) else None
             where = f"event {index}" + (f" ({event_id!r})" if event_id else "")
             field = f" field {exc.field!r}" if exc.field else ""
-            raise ApiError(
-                422, "invalid_event", f"{where}{field} {exc.message}",
+            raise InvalidInput("invalid_event", f"{where}{field} {exc.message}",
                 event_index=index, event_id=event_id, field=exc.field or None,
             ) from exc
     return events

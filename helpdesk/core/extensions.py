@@ -1,0 +1,52 @@
+"""Flask extensions, created unbound and attached by the app factory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_socketio import SocketIO
+from flask_wtf import CSRFProtect
+
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+socketio = SocketIO()
+
+
+def init_extensions(app: Flask) -> None:
+    csrf.init_app(app)
+    limiter.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode=app.config["ASYNC_MODE"],
+        message_queue=app.config["SOCKETIO_MESSAGE_QUEUE"],
+        channel=app.config["SOCKETIO_CHANNEL"],
+        cors_allowed_origins=origin_check(app.config["ALLOWED_ORIGINS"]),
+    )
+
+
+def origin_check(allowed: list[str]) -> Callable[[str | None, dict[str, Any]], bool]:
+    """Engine.IO's ``cors_allowed_origins``: the helpdesk's own origin, plus ``HELPDESK_ALLOWED_ORIGINS``.
+
+    A browser always sends ``Origin`` on a WebSocket handshake, so a page on another site (a
+    cross-site WebSocket hijacking attempt) is refused; clients that send no ``Origin`` (servers,
+    the tests' python client) are let through to the token check. A plain list in
+    ``cors_allowed_origins`` would refuse the helpdesk's own pages as soon as one extra origin
+    is configured (the portal that frames the widget), hence this function.
+    """
+    extra = {origin.rstrip("/") for origin in allowed}
+
+    def allowed_origin(origin: str | None, environ: dict[str, Any]) -> bool:
+        if not origin:
+            return True
+        own = {f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"}
+        if "HTTP_X_FORWARDED_HOST" in environ or "HTTP_X_FORWARDED_PROTO" in environ:  # behind the proxy
+            scheme = environ.get("HTTP_X_FORWARDED_PROTO", environ.get("wsgi.url_scheme", "http")).split(",")[0].strip()
+            host = environ.get("HTTP_X_FORWARDED_HOST", environ.get("HTTP_HOST", "")).split(",")[0].strip()
+            own.add(f"{scheme}://{host}")
+        return origin in own or origin in extra
+
+    return allowed_origin
