@@ -76,3 +76,30 @@ def test_db_commands(app_config: dict[str, Any], tmp_path: Path) -> None:
     finally:
         db.session.remove()
         db.get_engine(app).dispose()
+
+
+def test_canned_replies_of_chat_and_requests_become_one_table(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'canned.db'}"
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "0004")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO canned_replies (title, body, created_at) VALUES "
+                              "('Greeting', 'Hello!', '2026-01-01 09:00:00'), ('Collision help', 'A collision...', '2026-01-01 09:00:00')"))
+            conn.execute(text("INSERT INTO chat_canned_replies (shortcode, title, body, created_at) VALUES "
+                              "('greeting', 'Hi (chat)', 'Hi there', '2026-01-01 09:00:00')"))
+        command.upgrade(cfg, "0005")
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT shortcode, title, body FROM canned_replies ORDER BY id")).all()
+        # Every row kept; the chat's short code wins, the request reply of the same slug moves aside.
+        assert [tuple(r) for r in rows] == [("greeting-2", "Greeting", "Hello!"),
+                                            ("collision-help", "Collision help", "A collision..."),
+                                            ("greeting", "Hi (chat)", "Hi there")]
+        command.downgrade(cfg, "0004")
+        with engine.connect() as conn:
+            chat = conn.execute(text("SELECT shortcode FROM chat_canned_replies ORDER BY id")).scalars().all()
+            titles = conn.execute(text("SELECT title FROM canned_replies ORDER BY id")).scalars().all()
+        assert chat == ["greeting-2", "collision-help", "greeting"] and titles == ["Greeting", "Collision help", "Hi (chat)"]
+    finally:
+        engine.dispose()

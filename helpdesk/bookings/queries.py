@@ -26,8 +26,10 @@ from helpdesk.bookings.models import (
     Practice,
     PracticeSettings,
 )
+from helpdesk.bookings.presenters import patient_view, practice_summary
 from helpdesk.core.errors import BadInput
 from helpdesk.core.knowledge import articles_for
+from helpdesk.core.tenancy import Actor, load_visible
 
 EMAIL_STATUSES = ("delivered", "sent", "bounced", "failed", "not_configured", "pending")
 DIARY_STATUSES = ("inserted", "sidebar_alerted", "sidebar_transferred", *diagnosis.DIARY_FAILURES, "pending")
@@ -55,6 +57,11 @@ def load_settings_history(session: Session, practice_id: str) -> list[diagnosis.
         )
         for r in rows
     ]
+
+
+def visible_practice(session: Session, actor: Actor, practice_id: str) -> Practice:
+    """The practice, if ``actor`` may see it (an agent, or one of its own users)."""
+    return load_visible(session, actor, Practice, practice_id, "practice", practice_of=lambda p: p.id)
 
 
 def find_booking(session: Session, practice_id: str, reference: str) -> Booking | None:
@@ -135,24 +142,6 @@ def load_case(session: Session, booking: Booking, now: datetime, timezone: str =
         alerts=[diagnosis.Alert(a.kind, a.recipient, a.occurred_at, a.reference) for a in alerts],
         timezone=timezone,
     )
-
-
-def mask_name(first: str, last: str) -> str:
-    """"J. Sm…": enough for an agent to match a caller, not enough to identify a patient."""
-    initial = f"{first[:1].upper()}. " if first else ""
-    return f"{initial}{last[:2]}…" if len(last) > 2 else f"{initial}{last[:1]}…"
-
-
-def patient_view(booking: Booking, reveal: bool) -> dict[str, Any]:
-    if not reveal:
-        return {"name": mask_name(booking.patient_first_name, booking.patient_last_name), "masked": True}
-    return {
-        "name": f"{booking.patient_first_name} {booking.patient_last_name}",
-        "first_name": booking.patient_first_name,
-        "last_name": booking.patient_last_name,
-        "date_of_birth": booking.patient_date_of_birth.isoformat() if booking.patient_date_of_birth else None,
-        "masked": False,
-    }
 
 
 def diagnose_booking(session: Session, practice_id: str, reference: str, now: datetime, reveal: bool = False) -> dict[str, Any] | None:
@@ -294,24 +283,6 @@ def list_bookings(session: Session, practice_id: str, filters: BookingFilters, c
     return rows[:limit], next_cursor
 
 
-def booking_row(booking: Booking, reveal: bool = False) -> dict[str, Any]:
-    return {
-        "reference": booking.reference,
-        "created_at": booking.created_at.isoformat(),
-        "appointment_at": booking.appointment_at.isoformat(),
-        "practitioner": booking.practitioner,
-        "appointment_type": booking.appointment_type,
-        "patient": patient_view(booking, reveal),
-        "cancelled": booking.cancelled_at is not None,
-        "received_ways": booking.received_ways,
-        "channels": {
-            "bookings_list": "cancelled" if booking.cancelled_at else "delivered",
-            "email": booking.email_status,
-            "diary": booking.diary_status,
-        },
-    }
-
-
 # --- integration timeline and health ---------------------------------------------------------
 
 def list_integration_events(
@@ -335,16 +306,6 @@ def list_integration_events(
     ))
     next_cursor = encode_cursor(rows[limit - 1].occurred_at, rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
-
-
-def integration_event_row(event: IntegrationEvent) -> dict[str, Any]:
-    return {
-        "kind": event.kind,
-        "reason": event.reason,
-        "reference": event.reference,
-        "at": event.occurred_at.isoformat(),
-        "detail": event.detail,
-    }
 
 
 def practice_health(session: Session, practice: Practice, now: datetime, config: Mapping[str, Any],
@@ -435,23 +396,6 @@ def _notification_problems(practice: Practice, bouncing: Sequence[Any]) -> list[
     if not practice.alert_emails and not practice.booking_emails:
         problems.append({"code": "no_alert_email", "message": "No address can receive alert emails."})
     return problems
-
-
-def practice_summary(practice: Practice) -> dict[str, Any]:
-    return {
-        "id": practice.id,
-        "name": practice.name,
-        "timezone": practice.timezone,
-        "integration_mode": practice.integration_mode,
-        "pms_software": practice.pms_software,
-        "profile_known": practice.profile_known,
-        "notification_settings": {
-            "booking_emails": practice.booking_emails,
-            "alert_emails": practice.alert_emails,
-            "collision_alerts": practice.collision_alerts,
-            "connection_alerts": practice.connection_alerts,
-        },
-    }
 
 
 def search_practices(session: Session, q: str, limit: int = 20) -> list[Practice]:

@@ -6,14 +6,35 @@ Actions are named here, once, so a report of the log never meets an ad hoc spell
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
+from flask import g, request
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from helpdesk.core import db
 from helpdesk.core.agents import Agent
 from helpdesk.core.clock import utcnow
 from helpdesk.core.db import Base
+
+
+class AuditAction(StrEnum):
+    """Every action the log records; the values are what is stored."""
+
+    VIEW_BOOKINGS = "view_bookings"
+    VIEW_DIAGNOSIS = "view_diagnosis"
+    VIEW_DIAGNOSTICS = "view_diagnostics"  # the console's practice page, or a request's sidebar
+    CHAT_VIEW_DIAGNOSTICS = "chat_view_diagnostics"  # the diagnostics panel beside a chat
+    VIEW_INTEGRATION_EVENTS = "view_integration_events"
+    VIEW_HEALTH = "view_health"
+    VIEW_AT_RISK = "view_at_risk"
+    SEARCH_BOOKINGS = "search_bookings"
+    REVEAL_PATIENT = "reveal_patient"
+    REVEAL_PATIENTS = "reveal_patients"
+    AGENT_DEACTIVATED = "agent.deactivated"
+    AGENT_ACTIVATED = "agent.activated"
+    API_TOKEN_REVOKED = "api_token.revoked"
 
 
 class AuditEntry(Base):
@@ -36,8 +57,13 @@ class AuditEntry(Base):
 
 
 def record_audit(
-    session: Session, agent: Agent, action: str, practice_id: str | None, target: str | None = None,
+    session: Session, agent: Agent, action: AuditAction, practice_id: str | None, target: str | None = None,
     ip: str | None = None, **detail: Any,
 ) -> None:
-    session.add(AuditEntry(agent_id=agent.id, action=action, practice_id=practice_id, target=target,
+    session.add(AuditEntry(agent_id=agent.id, action=AuditAction(action).value, practice_id=practice_id, target=target,
                            ip=ip, detail=detail))
+
+
+def audit_request(action: AuditAction, practice_id: str | None, target: str | None = None, **detail: Any) -> None:
+    """At the HTTP edge: the signed-in agent (``g.agent``) did ``action``, from this address."""
+    record_audit(db.session(), g.agent, action, practice_id, target, ip=request.remote_addr, **detail)

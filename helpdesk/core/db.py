@@ -1,4 +1,5 @@
-"""Database engine and session: one scoped session per request, committed at the HTTP edge.
+"""Database engine and session: one scoped session per request, committed at the HTTP edge
+(``_commit_at_the_edge``).
 
 SQLite (the embedded default) runs in WAL mode with a busy timeout, and every transaction
 begins with ``BEGIN IMMEDIATE`` so a writer takes the lock up front instead of failing with
@@ -11,7 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+from flask import Flask, Response, current_app, has_app_context
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
@@ -117,9 +118,21 @@ def _tune_sqlite(engine: Engine) -> None:
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"], echo=app.config.get("SQL_ECHO", False))
+    engine = make_engine(app.config["DATABASE_URL"], echo=app.config["SQL_ECHO"])
     app.extensions["db_engine"] = engine
     app.extensions["db_bind"] = engine
+
+    @app.after_request
+    def _commit_at_the_edge(response: Response) -> Response:
+        """One transaction per request: kept when it succeeded, dropped when it did not.
+
+        A view may still commit earlier, where the order matters (before a signal or an emit).
+        """
+        if response.status_code < 400:
+            session.commit()
+        else:
+            session.rollback()
+        return response
 
     @app.teardown_appcontext
     def _remove_session(_exc: BaseException | None) -> None:

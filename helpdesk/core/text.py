@@ -3,5 +3,36 @@
 from __future__ import annotations
 
 import re
+import unicodedata
+from typing import Any
+
+from helpdesk.core.errors import InvalidInput
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+
+# Control characters other than newline and tab are dropped from text (so are NUL, which
+# PostgreSQL cannot store, and the BOM).
+_CONTROL = {c for c in range(0x20) if c not in (0x09, 0x0A)} | {0x7F, 0xFEFF}
+_STRIP = dict.fromkeys(_CONTROL)
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(value: Any, name: str, limit: int, required: bool = True) -> str:
+    """Plain text as typed: line ends unified, control characters dropped, NFC, length-limited.
+
+    Text is stored as text, never as HTML: every view escapes it on the way out.
+    """
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput("invalid_field", f"{name} must be text", field=name)
+    if len(value) > limit * 4:  # don't normalise megabytes just to refuse them
+        raise InvalidInput("too_long", f"{name} must be at most {limit:,} characters", field=name)
+    if _LONE_SURROGATE.search(value):
+        raise InvalidInput("invalid_field", f"{name} contains an unpaired surrogate", field=name)
+    text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n")).translate(_STRIP).strip()
+    if required and not text:
+        raise InvalidInput("missing_field", f"{name} is required", field=name)
+    if len(text) > limit:
+        raise InvalidInput("too_long", f"{name} must be at most {limit:,} characters (got {len(text):,})", field=name)
+    return text

@@ -4,14 +4,28 @@
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import current_app, request
 
-from helpdesk.core.errors import BadInput
+from helpdesk.core.errors import BadInput, UnsupportedMedia
 
 MAX_INT_DIGITS = 9
+# What a date-time may be, anywhere it comes in (query strings, ingest): wide enough for any
+# real appointment or birth date, narrow enough that arithmetic on it (a day later, a window
+# earlier, a time zone) never leaves what Python and the databases store.
+EARLIEST_MOMENT = datetime(1900, 1, 1, tzinfo=ZoneInfo("UTC"))
+LATEST_MOMENT = datetime(2200, 1, 1, tzinfo=ZoneInfo("UTC"))
+
+
+def storable_moment(moment: datetime) -> bool:
+    """An aware datetime inside ``[EARLIEST_MOMENT, LATEST_MOMENT)``."""
+    try:
+        return EARLIEST_MOMENT <= moment < LATEST_MOMENT
+    except (OverflowError, ValueError):
+        return False
 
 
 def int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -44,7 +58,10 @@ def parse_moment(raw: str, name: str, tz: ZoneInfo, end_of_day: bool = False) ->
             moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
             if moment.tzinfo is None:
                 raise BadInput("invalid_parameter", f"{name} must include a UTC offset", field=name)
-        return moment.astimezone(ZoneInfo("UTC"))
+        moment = moment.astimezone(ZoneInfo("UTC"))
+        if not storable_moment(moment):
+            raise ValueError("out of range")
+        return moment
     except (ValueError, OverflowError) as exc:
         raise BadInput("invalid_parameter", f"{name} must be a date (YYYY-MM-DD) or an ISO date-time",
                        field=name) from exc
@@ -53,6 +70,17 @@ def parse_moment(raw: str, name: str, tz: ZoneInfo, end_of_day: bool = False) ->
 def moment_arg(name: str, tz: ZoneInfo, end_of_day: bool = False) -> datetime | None:
     raw = request.args.get(name)
     return parse_moment(raw, name, tz, end_of_day) if raw else None
+
+
+def json_object() -> dict[str, Any]:
+    """The request's body as a JSON object: 415 when it is not JSON (a cross-site form cannot
+    send JSON), 400 when it is not an object."""
+    if not request.is_json:
+        raise UnsupportedMedia("json_required", "send a JSON object with Content-Type: application/json")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadInput("invalid_json", "the body must be a JSON object")
+    return body
 
 
 def is_safe_path(target: str | None) -> bool:
