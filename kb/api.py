@@ -15,9 +15,9 @@ from flask import Blueprint, Response, jsonify, request
 
 from helpdesk.core import db
 from helpdesk.core.auth import bearer_token, practice_user_for_token
-from helpdesk.core.errors import BadInput, InvalidInput, UnsupportedMedia, not_found
+from helpdesk.core.errors import InvalidInput, not_found
 from helpdesk.core.extensions import limiter
-from helpdesk.core.web import int_arg
+from helpdesk.core.web import int_arg, json_object
 from kb import queries, service
 from kb.models import Article
 from kb.views import MAX_QUERY, acting_person, clean, write_limit
@@ -32,15 +32,6 @@ MAX_CONTEXT = 20
 def _list_arg(name: str, limit: int = 20) -> list[str]:
     raw = clean(request.args.get(name), 2_000)
     return [item.strip().lower()[:100] for item in raw.split(",") if item.strip()][:limit]
-
-
-def _body() -> dict[str, Any]:
-    if not request.is_json:
-        raise UnsupportedMedia("json_required", "send a JSON object with Content-Type: application/json")
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadInput("invalid_json", "the body must be a JSON object")
-    return body
 
 
 def _person() -> service.Person:
@@ -123,13 +114,12 @@ def for_context() -> Response:
 @bp.post("/articles/<int:article_id>/vote")
 @limiter.limit(write_limit)
 def vote(article_id: int) -> Response:
-    body = _body()
+    body = json_object()
     helpful = body.get("helpful")
     if not isinstance(helpful, bool):
         raise InvalidInput("invalid_vote", "helpful must be true or false")
     found = _article(article_id)
     service.vote(db.session(), _person(), found, helpful)
-    db.session.commit()
     return jsonify({"article_id": found.id, "your_vote": helpful,
                     "votes": {"up": found.votes_up, "down": found.votes_down}})
 
@@ -146,7 +136,7 @@ def _follow_target(kind: str, target_id: int) -> dict[str, Any]:
 @bp.route("/<any(articles, sections):kind>/<int:target_id>/follow", methods=["POST", "DELETE"])
 @limiter.limit(write_limit)
 def follow(kind: str, target_id: int) -> tuple[Response, int]:
-    body = _body()
+    body = json_object()
     email = body.get("email")
     if email is not None and not isinstance(email, str):
         raise InvalidInput("invalid_email", "email must be text")
@@ -155,8 +145,6 @@ def follow(kind: str, target_id: int) -> tuple[Response, int]:
     email = clean(email, 320) if email else None
     if request.method == "DELETE":
         removed = service.unfollow(db.session(), person, email=email, **target)
-        db.session.commit()
         return jsonify({"following": False, "removed": removed}), 200
     row = service.follow(db.session(), person, email=email, **target)
-    db.session.commit()
     return jsonify({"following": True, "email": row.email, "id": row.id}), 201

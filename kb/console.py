@@ -160,7 +160,6 @@ def new_article() -> Any:
         if isinstance(exc, Forbidden):
             raise
         return _editor(None, _values_from_form(), exc.message, 422)
-    db.session.commit()
     flash("Article published." if status == "published" else "Draft saved.")
     return redirect(url_for("kb_console.edit_article", article_id=article.id))
 
@@ -182,7 +181,6 @@ def edit_article(article_id: int) -> Any:
         if isinstance(exc, Forbidden):
             raise
         return _editor(db.session.get(Article, article_id), _values_from_form(), exc.message, 422)
-    db.session.commit()
     flash(f"Saved: {', '.join(changed)} changed." if changed else "Nothing had changed.")
     return redirect(url_for("kb_console.edit_article", article_id=article.id))
 
@@ -192,7 +190,6 @@ def article_status(article_id: int) -> Response:
     article = _get(Article, article_id)
     status = request.form.get("status", "")
     service.set_status(db.session(), g.agent, article, status)
-    db.session.commit()
     flash({"published": "Published.", "draft": "Unpublished: it is a draft again.",
            "archived": "Archived."}.get(status, "Saved."))
     return _back(url_for("kb_console.edit_article", article_id=article.id))
@@ -203,7 +200,6 @@ def article_comments_enabled(article_id: int) -> Response:
     article = _get(Article, article_id)
     enabled = request.form.get("enabled") == "1"
     service.set_comments_enabled(db.session(), g.agent, article, enabled)
-    db.session.commit()
     flash("Comments are open." if enabled else "The article is closed for comments.")
     return _back(url_for("kb_console.edit_article", article_id=article.id))
 
@@ -212,7 +208,6 @@ def article_comments_enabled(article_id: int) -> Response:
 def move_article(article_id: int) -> Response:
     article = _get(Article, article_id)
     service.move_article(db.session(), g.agent, article, _section_from_form())
-    db.session.commit()
     flash(f"Moved to {article.section.name}.")
     return _back(url_for("kb_console.edit_article", article_id=article.id))
 
@@ -228,7 +223,6 @@ def article_position(article_id: int) -> Response:
         select(Article).where(Article.section_id == article.section_id).order_by(Article.position, Article.id)
     ).all()
     service.move(db.session(), g.agent, article, siblings, _step())
-    db.session.commit()
     return _back(url_for("kb_console.structure") + f"#section-{article.section_id}")
 
 
@@ -268,7 +262,6 @@ def revision(article_id: int, number: int) -> str:
 def restore(article_id: int, number: int) -> Response:
     article = _get(Article, article_id)
     changed = service.restore_revision(db.session(), g.agent, article, _revision_or_404(article_id, number))
-    db.session.commit()
     flash(f"Revision {number} restored." if changed else f"The article already matches revision {number}.")
     return _back(url_for("kb_console.edit_article", article_id=article.id))
 
@@ -287,7 +280,6 @@ def structure() -> str:
 
 
 def _done(message: str, anchor: str = "") -> Response:
-    db.session.commit()
     flash(message)
     return _back(url_for("kb_console.structure") + anchor)
 
@@ -374,6 +366,5 @@ def moderate(comment_id: int) -> Response:
         message = "Comment published." if action == "publish" else "Comment rejected: it stays hidden."
     else:
         raise BadInput("invalid_action", "Choose publish, reject or delete.")
-    db.session.commit()
     flash(message)
     return _back(url_for("kb_console.comments", status=request.form.get("back_status", "pending")))

@@ -4,8 +4,8 @@ follows, comments, and the practice user's sign-in.
 Parse the request, call ``kb.service`` or ``kb.queries``, commit, render. Anyone may read, vote
 and follow; a vote belongs to the signed-in practice user, or else to an anonymous visitor id
 kept in the signed session cookie. Commenting needs a practice user, who signs in by exchanging
-a widget token: ``GET /hc/session?token=<widget JWT>&next=/hc/...`` (or ``POST /hc/session``
-with a ``token`` field) keeps the identity in the session cookie; ``POST /hc/session/end``
+a widget token: ``POST /hc/session`` with ``token`` (and ``next``) form fields (never a token in
+a URL) keeps the identity in the session cookie; ``POST /hc/session/end``
 signs out.
 """
 
@@ -23,6 +23,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -55,7 +56,7 @@ _REF = re.compile(r"^(\d{1,18})(?:-(.*))?$")
 
 
 def write_limit() -> str:
-    return str(current_app.config.get("KB_WRITE_RATE_LIMIT", "60 per minute"))
+    return str(current_app.config["KB_WRITE_RATE_LIMIT"])
 
 
 def clean(value: str | None, limit: int) -> str:
@@ -93,9 +94,11 @@ def follower_email(person: service.Person | None) -> str | None:
     return stored if isinstance(stored, str) else None
 
 
-@bp.context_processor
+@bp.app_context_processor  # app-wide: the /hc error page also renders for URLs no route matched
 def _help_center_globals() -> dict[str, Any]:
-    return {"submit_request_url": submit_request_url, "session_user": session_practice_user()}
+    # Emails are rendered outside any request too (the mail receiver, CLI jobs): no session there.
+    return {"submit_request_url": submit_request_url,
+            "session_user": session_practice_user() if has_request_context() else None}
 
 
 def submit_request_url() -> str:
@@ -232,7 +235,6 @@ def vote(article_id: int) -> Response:
     if choice not in ("yes", "no"):
         raise BadInput("invalid_vote", "Choose yes or no.")
     service.vote(db.session(), acting_person(), found, choice == "yes")
-    db.session.commit()
     flash("Thank you for your feedback.")
     return redirect(f"{found.path}#vote")  # type: ignore[return-value]
 
@@ -288,7 +290,6 @@ def comment(article_id: int) -> Response:
             raise
         flash(exc.message, "error")
         return redirect(f"{found.path}#comment-form")  # type: ignore[return-value]
-    db.session.commit()
     flash("Thank you. Your comment will appear once our team has checked it.")
     return redirect(f"{found.path}#comments")  # type: ignore[return-value]
 
@@ -302,7 +303,6 @@ def unfollow_confirm(token: str) -> str:
 @bp.post("/unfollow/<token>")
 def unfollow_token(token: str) -> str:
     follow = service.unfollow_by_token(db.session(), clean(token, 64)) or abort(404)
-    db.session.commit()
     return render_template("kb/unfollow.html", follow=follow, token=token, done=True)
 
 
@@ -318,14 +318,15 @@ def _safe_next(target: str | None) -> str:
     return url_for("hc.home")
 
 
-@bp.route("/session", methods=["GET", "POST"])
+@bp.post("/session")
 @csrf.exempt  # the widget token is the proof, and the widget cannot know this site's CSRF token
 def sign_in() -> Response:
-    token = clean(request.values.get("token"), 4000)
+    # POST only: a token in a URL ends up in logs, history and Referer headers.
+    token = clean(request.form.get("token"), 4000)
     user = practice_user_for_token(token)  # DomainError 401 when the token is missing, bad or expired
-    start_practice_user_session(user)
+    start_practice_user_session(user)  # ends when the token expires (helpdesk.core.auth)
     session.pop(EMAIL_KEY, None)
-    return redirect(_safe_next(request.values.get("next")))  # type: ignore[return-value]
+    return redirect(_safe_next(request.form.get("next")), 303)  # type: ignore[return-value]
 
 
 @bp.post("/session/end")

@@ -135,10 +135,19 @@ def app_config(database_url: str) -> dict[str, Any]:
     }
 
 
+class BufferedClient(FlaskClient):
+    """Reads each response whole and closes it, so no file behind a response is left open."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("buffered", True)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     """A fresh app per test (so rate limits and extensions hold no state from another test)."""
     application = create_app(app_config)
+    application.test_client_class = BufferedClient
     yield application
     db.session.remove()
     db.get_engine(application).dispose()
@@ -226,7 +235,7 @@ def live_server(live_app: Flask) -> Iterator[str]:
 def browser() -> Iterator[Browser]:
     """Debian's Chromium through Playwright (Playwright's own browser downloads are not used)."""
     if not os.access(CHROMIUM, os.X_OK):
-        unavailable(f"{CHROMIUM} is missing: `make browsers` installs Debian's chromium")
+        unavailable(f"{CHROMIUM} is missing: `make test-deps` installs Debian's chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -20,6 +20,7 @@ def _import_wsgi(tmp_path: Path, code: str, **env: str) -> subprocess.CompletedP
     environ |= {
         "HELPDESK_INSTANCE_DIR": str(tmp_path),
         "HELPDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'wsgi.db'}",
+        "HELPDESK_PUBLIC_URL": "https://help.example.test",
         **env,
     }
     return subprocess.run(

@@ -20,9 +20,10 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from helpdesk.core import db
+from helpdesk.core import sessions as console_sessions
 from helpdesk.core.agents import Agent, ApiToken
-from helpdesk.core.clock import utcnow
-from helpdesk.core.errors import Unauthenticated
+from helpdesk.core.clock import unix_now, utcnow
+from helpdesk.core.errors import DomainError, Unauthenticated
 from helpdesk.core.passwords import API_TOKEN_PREFIX, hash_api_token
 
 P = ParamSpec("P")
@@ -41,6 +42,11 @@ class PracticeUser:
     name: str
     email: str
     is_admin: bool = False
+    expires_at: float = 0.0  # the widget token's ``exp`` (Unix time): the identity ends with it
+
+    @property
+    def expired(self) -> bool:
+        return bool(self.expires_at) and unix_now() >= self.expires_at
 
 
 def agent_for_api_token(token: str) -> Agent | None:
@@ -81,12 +87,16 @@ def practice_user_for_token(token: str) -> PracticeUser:
     practice, sub = claims.get("practice"), claims.get("sub")
     if not isinstance(practice, str) or not practice or not isinstance(sub, str) or not sub:
         raise Unauthenticated("invalid_token", "the widget token must name a practice and a user")
+    expires_at = claims.get("exp")
+    if isinstance(expires_at, bool) or not isinstance(expires_at, (int, float)) or unix_now() >= expires_at:
+        raise Unauthenticated("token_expired", "the widget token has expired")
     return PracticeUser(
         user_id=sub,
         practice_id=practice,
         name=str(claims.get("name") or ""),
         email=str(claims.get("email") or ""),
         is_admin=bool(claims.get("admin")),
+        expires_at=float(expires_at),
     )
 
 
@@ -130,6 +140,8 @@ def console_agent() -> Agent | None:
     agent = db.session.get(Agent, agent_id)
     if agent is None or not agent.is_active or session.get("agent_auth") != agent.password_hash[-16:]:
         return None
+    if not console_sessions.is_live(db.session(), session.get("sid"), agent.id):
+        return None  # logged out: a replayed cookie is refused
     return agent
 
 
@@ -150,7 +162,14 @@ def start_console_session(agent: Agent) -> None:
     session["agent_id"] = agent.id
     # Tied to the password hash, so changing the password ends every other session.
     session["agent_auth"] = agent.password_hash[-16:]
+    session["sid"] = console_sessions.open_session(db.session(), agent.id)  # the caller commits
     session.permanent = True
+
+
+def end_console_session() -> None:
+    """Logout: the server-side record ends too (the caller commits)."""
+    console_sessions.end_session(db.session(), session.get("sid"))
+    session.clear()
 
 
 # --- practice users in the browser (Help Center, requests pages) --------------------------------
@@ -165,13 +184,23 @@ def start_practice_user_session(user: PracticeUser) -> None:
     """
     session[PRACTICE_USER_SESSION_KEY] = {
         "user_id": user.user_id, "practice_id": user.practice_id, "name": user.name,
-        "email": user.email, "is_admin": user.is_admin,
+        "email": user.email, "is_admin": user.is_admin, "expires_at": user.expires_at,
     }
 
 
 def session_practice_user() -> PracticeUser | None:
+    """The Help Center identity, until its widget token's expiry (then it is dropped)."""
     stored = session.get(PRACTICE_USER_SESSION_KEY)
-    return PracticeUser(**stored) if isinstance(stored, dict) else None
+    if not isinstance(stored, dict):
+        return None
+    try:
+        user = PracticeUser(**stored)
+    except TypeError:
+        user = None
+    if user is None or not user.expires_at or user.expired:
+        session.pop(PRACTICE_USER_SESSION_KEY, None)
+        return None
+    return user
 
 
 def end_practice_user_session() -> None:
@@ -192,7 +221,8 @@ def _serializer() -> URLSafeTimedSerializer:
 
 def console_socket_token(agent: Agent) -> str:
     """For the console page: tied to the agent's password hash, like the console session."""
-    return CONSOLE_TOKEN_PREFIX + _serializer().dumps({"a": agent.id, "p": agent.password_hash[-16:]})
+    claims = {"a": agent.id, "p": agent.password_hash[-16:], "s": session.get("sid")}
+    return CONSOLE_TOKEN_PREFIX + _serializer().dumps(claims)
 
 
 def _agent_for_console_token(token: str) -> Agent | None:
@@ -203,6 +233,8 @@ def _agent_for_console_token(token: str) -> Agent | None:
     agent = db.session.get(Agent, claims.get("a")) if isinstance(claims, dict) else None
     if agent is None or not agent.is_active or agent.password_hash[-16:] != claims.get("p"):
         return None
+    if not console_sessions.is_live(db.session(), claims.get("s"), agent.id):
+        return None  # the console session it was issued for has ended
     return agent
 
 
@@ -220,3 +252,40 @@ def authenticate_socket(auth: Any) -> Agent | PracticeUser:
             raise Unauthenticated("invalid_token", "the agent token is not valid")
         return agent
     return practice_user_for_token(token)
+
+
+def session_ended(token: str) -> DomainError | None:
+    """Why a socket's identity no longer holds (token revoked or expired, agent deactivated,
+    console session logged out), or ``None``: one indexed lookup, or a JWT check, per event."""
+    try:
+        authenticate_socket({"token": token})
+    except DomainError as exc:
+        return exc
+    return None
+
+
+def rate_limit_key() -> str:
+    """Who a request counts against (Flask-Limiter's key): the verified identity, never the raw
+    header text (which a caller varies at will to get a fresh bucket). A widget token counts
+    against its practice and user, an agent's token or console session against the agent;
+    anything unverified against the client address."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and token and len(token) <= TOKEN_MAX_LENGTH:
+        if token.startswith(API_TOKEN_PREFIX):
+            agent = agent_for_api_token(token)
+            if agent is not None:
+                return f"agent:{agent.id}"
+        else:
+            try:
+                user = practice_user_for_token(token)
+            except DomainError:
+                user = None
+            if user is not None:
+                return f"practice:{user.practice_id}:user:{user.user_id}"
+    elif not header and session.get("agent_id") is not None:
+        agent = console_agent()
+        if agent is not None:
+            return f"agent:{agent.id}"
+    return f"addr:{request.remote_addr or 'unknown'}"

@@ -179,4 +179,7 @@ def agents_group() -> AppGroup:
             state = "" if row["active"] else "  (inactive)"
             click.echo(f"{row['email']:<40} {row['role']:<7} {row['name']}{state}")
 
+    from helpdesk.core.cli_access import add_commands
+
+    add_commands(group)  # deactivate, activate, tokens list|revoke
     return group

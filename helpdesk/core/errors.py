@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, abort, current_app, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 
@@ -57,6 +58,10 @@ class UnsupportedMedia(DomainError):
     """An attachment of a type we do not accept."""
 
 
+class LengthRequired(DomainError):
+    """A chunked body where the server cannot bound its length."""
+
+
 class InvalidInput(DomainError):
     """Well-formed, but a field's value is not acceptable; ``field`` names it."""
 
@@ -75,6 +80,7 @@ HTTP_STATUS: dict[type[DomainError], int] = {
     Forbidden: 403,
     NotFound: 404,
     Conflict: 409,
+    LengthRequired: 411,
     TooLarge: 413,
     UnsupportedMedia: 415,
     InvalidInput: 422,
@@ -162,6 +168,14 @@ def init_app(app: Flask) -> None:
             headers = {"Retry-After": str(exc.extra["retry_after"])} if "retry_after" in exc.extra else {}
             return jsonify(exc.to_dict()), status, headers
         return error_page(status, exc.message)
+
+    @app.errorhandler(OperationalError)
+    def _database_down(exc: OperationalError):  # type: ignore[no-untyped-def]
+        # The database is unreachable (PostgreSQL restarting, a dropped connection) or busy:
+        # one answer for every route, 503 and try again; the pool's pre-ping reconnects later.
+        current_app.logger.warning("database unavailable: %s", str(exc.orig).strip()[:200])
+        return _domain_error(Unavailable("database_unavailable", "the database is unavailable; try again shortly",
+                                         retry_after=5))
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]

@@ -20,7 +20,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask.sansio.blueprints import BlueprintSetupState
@@ -31,7 +30,7 @@ from wtforms.validators import DataRequired, Length
 
 from helpdesk.core import db
 from helpdesk.core.agents import Agent
-from helpdesk.core.auth import console_agent, start_console_session
+from helpdesk.core.auth import console_agent, end_console_session, start_console_session
 from helpdesk.core.clock import utcnow
 from helpdesk.core.extensions import limiter
 from helpdesk.core.passwords import hash_password, verify_password
@@ -121,7 +120,6 @@ def login() -> Any:
         if agent is not None:
             agent.last_login_at = utcnow()
             start_console_session(agent)
-            db.session.commit()
             return redirect(_next_or_home(form.next.data), 303)
         error = BAD_CREDENTIALS
     status = 401 if error else (400 if request.method == "POST" else 200)
@@ -130,6 +128,6 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Response:
-    session.clear()
+    end_console_session()  # server-side too: a copy of the cookie no longer signs in
     flash("You have logged out.")
     return redirect(url_for("console.login"), 303)  # type: ignore[return-value]

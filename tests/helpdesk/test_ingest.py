@@ -224,7 +224,7 @@ def test_markup_is_stored_as_data_not_interpreted(ingest: Any, db_session: Sessi
 
 def test_control_characters_are_rejected(ingest: Any) -> None:
     assert ingest(practice_upserted(name="Evil\x07Dental"), expect=422)["error"]["field"] == "data.name"
-    assert ingest(practice_upserted(name="Evil\x00Dental"), expect=422)["error"]["field"] == "data.name"
+    assert ingest(practice_upserted(name="Evil\x00Dental"), expect=400)["error"]["code"] == "invalid_text"  # JSON guard
 
 
 # --- idempotency and order -------------------------------------------------------------------

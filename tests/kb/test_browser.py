@@ -121,7 +121,8 @@ def test_hostile_search_and_comments_stay_inert(page: Page, seeded: Seeded, live
 
     with live_app.app_context():
         token = mint_widget_token("P-browser", f"u-{seeded.word}", "Pat Browser", "pat@browser.test")
-    page.goto(f"/hc/session?token={token}&next={seeded.path}")
+    page.request.post("/hc/session", form={"token": token, "next": seeded.path})  # POST only; shares the cookies
+    page.goto(seeded.path)
     expect(page.get_by_text("Signed in as Pat Browser")).to_be_visible()
     page.get_by_label("Add a comment as Pat Browser").fill(
         "<img src=x onerror=alert(1)><script>alert(2)</script> [link](javascript:alert(3)) **thanks**")

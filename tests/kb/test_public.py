@@ -16,8 +16,8 @@ from tests.kb.conftest import World, fields, post_form
 
 
 def _signed_in(client: FlaskClient, widget_token: Callable[..., str], **claims: str) -> FlaskClient:
-    response = client.get("/hc/session", query_string={"token": widget_token(**claims), "next": "/hc/search?q=x"})
-    assert response.status_code == 302 and response.headers["Location"] == "/hc/search?q=x"
+    response = client.post("/hc/session", data={"token": widget_token(**claims), "next": "/hc/search?q=x"})
+    assert response.status_code == 303 and response.headers["Location"] == "/hc/search?q=x"
     return client
 
 
@@ -218,10 +218,11 @@ def test_comments_by_signed_in_users_wait_for_an_agent(client: FlaskClient, db_s
 
 
 def test_sign_in_refuses_bad_tokens_and_foreign_redirects(client: FlaskClient, widget_token: Callable[..., str]) -> None:
-    assert client.get("/hc/session").status_code == 401
-    assert client.get("/hc/session?token=not-a-jwt").status_code == 401
+    assert client.post("/hc/session").status_code == 401
+    assert client.post("/hc/session", data={"token": "not-a-jwt"}).status_code == 401
+    assert client.get("/hc/session", query_string={"token": widget_token()}).status_code == 405  # never a URL token
     for target in ("https://evil.test/", "//evil.test/hc", "/console/kb", "/hc\\@evil.test"):
-        response = client.get("/hc/session", query_string={"token": widget_token(), "next": target})
+        response = client.post("/hc/session", data={"token": widget_token(), "next": target})
         assert response.headers["Location"] == "/hc", target
     response = post_form(client, "/hc/session/end", "/hc", next="/hc/search")
     assert response.headers["Location"] == "/hc/search"

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
 from helpdesk.core import db
+from helpdesk.core.clock import unix_now
 from helpdesk.outbox.models import OutboxMessage
 from helpdesk.outbox.sender import PassReport, send_pending
 from helpdesk.requests.models import Request, RequestAttachment, RequestComment
@@ -38,7 +39,7 @@ def sign_in_practice_user(client: FlaskClient, practice_id: str = "P1", user_id:
     """What the Help Center's ``/hc/session?token=`` leaves in the cookie (helpdesk.auth)."""
     with client.session_transaction() as session:
         session["practice_user"] = {"user_id": user_id, "practice_id": practice_id, "name": name,
-                                    "email": email, "is_admin": admin}
+                                    "email": email, "is_admin": admin, "expires_at": unix_now() + 3600}
 
 
 def files(*named: tuple[str, bytes]) -> list[tuple[io.BytesIO, str]]:

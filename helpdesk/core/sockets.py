@@ -1,0 +1,74 @@
+"""The guard on every Socket.IO packet a client sends, in one place (the packet JSON codec).
+
+python-socketio decodes a packet's JSON before any handler runs (with :class:`GuardedPacket`, the
+server's ``serializer``), so a payload nested thousands
+deep, one holding a NUL or a lone surrogate, an event whose name is not a string, or one named
+like a reserved event (``connect``, ``disconnect``: the server would run its connect handler
+again with the client's data) never reaches an application handler. It becomes the event
+:data:`INVALID_EVENT`, whose handler (:func:`invalid_event`, registered by each namespace)
+acknowledges with the error, so the client always gets an answer, never silence.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from socketio import packet
+
+from helpdesk.core.errors import DomainError
+from helpdesk.core.guard import parse_json
+
+INVALID_EVENT = "invalid_payload"
+RESERVED_EVENTS = frozenset({"connect", "connect_error", "disconnect", "__disconnect_final"})
+
+
+def _invalid(code: str, message: str) -> list[Any]:
+    return [INVALID_EVENT, {"code": code, "message": message}]
+
+
+class _GuardedJson:
+    @staticmethod
+    def dumps(obj: Any, **kwargs: Any) -> str:
+        return json.dumps(obj, **kwargs)
+
+    @staticmethod
+    def loads(data: str | bytes, **_: Any) -> Any:
+        return parse_json(data, allow_nul=True)  # BadInput: too deep, a lone surrogate, a number beyond 64 bits
+
+
+class GuardedPacket(packet.Packet):
+    """The Socket.IO server's ``serializer``: decodes what clients send, through the guard.
+
+    Only the server uses it (python-socketio's own ``Packet``, which clients in the same process
+    use, is left alone)."""
+
+    json = _GuardedJson
+
+    def decode(self, encoded_packet: Any) -> int:
+        try:
+            attachments = int(super().decode(encoded_packet))
+        except DomainError as exc:  # the header (type, namespace, ack id) was read before the JSON
+            self.data = self._refused(exc.code, exc.message)
+            return 0
+        if self.packet_type in (packet.EVENT, packet.BINARY_EVENT):
+            value = self.data
+            if not isinstance(value, list) or not value or not isinstance(value[0], str):
+                self.data = _invalid("invalid_event", "an event needs a name")
+            elif value[0] in RESERVED_EVENTS or value[0] == INVALID_EVENT:
+                self.data = _invalid("reserved_event", f"{value[0][:60]!r} is reserved and cannot be sent")
+        return attachments
+
+    def _refused(self, code: str, message: str) -> Any:
+        if self.packet_type in (packet.EVENT, packet.BINARY_EVENT):
+            return _invalid(code, message)
+        if self.packet_type in (packet.ACK, packet.BINARY_ACK):
+            return []
+        return None  # CONNECT: no auth object, so the connection is refused
+
+
+def invalid_event(error: Any = None, *_args: Any) -> dict[str, Any]:
+    """The acknowledgement of a refused packet."""
+    if not isinstance(error, dict):
+        error = {"code": "invalid_payload", "message": "the payload was refused"}
+    return {"error": error}
