@@ -10,14 +10,46 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from helpdesk.bookings import api, demo, diagnosis, views
+    from helpdesk.bookings import (
+        api,
+        demo,
+        diagnosis,
+        incidents,
+        incidents_api,
+        incidents_views,
+        ingest,
+        views,
+        watch,
+    )
     from helpdesk.core.extensions import csrf
     from helpdesk.core.knowledge import register_cause_codes
     from helpdesk.core.views import set_console_home
+    from helpdesk.core.worker import register_loop
 
     app.register_blueprint(api.bp)
     csrf.exempt(api.bp)  # signed by HMAC or by a bearer token, never by a cookie
     app.register_blueprint(views.bp)
+    app.register_blueprint(incidents_api.bp)
+    csrf.exempt(incidents_api.bp)  # bearer tokens only
+    app.register_blueprint(incidents_views.bp)
+    register_loop(app, "watch", watch.run_forever, "WATCH_LOOP")  # sweep + digest (helpdesk/core/worker.py)
+    for group in watch.groups():
+        app.cli.add_command(group)
+
+    def announce_after_ingest(sender: Flask, **_kw: object) -> None:
+        from helpdesk.core import db
+
+        incidents.announce(sender, db.session())
+
+    ingest.events_ingested.connect(announce_after_ingest, weak=False)
+
+    @app.template_global("open_incident_for")
+    def open_incident_for(practice_id: str) -> object:
+        """For any console page about a practice (requests, chats): its open incident, linked."""
+        from helpdesk.core import db
+
+        return incidents.open_incident_for(db.session(), practice_id)
+
     set_console_home(app, "practices.practices")
     app.cli.add_command(demo.demo_group())
     register_cause_codes(app, diagnosis.CAUSE_CODES)

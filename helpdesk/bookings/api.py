@@ -6,20 +6,20 @@ practice inside their widget token, so they can never ask about another practice
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from sqlalchemy.exc import IntegrityError
 
-from helpdesk.bookings import ingest, queries
+from helpdesk.bookings import ingest, presenters, queries
 from helpdesk.bookings.models import Practice
 from helpdesk.core import db
-from helpdesk.core.audit import record_audit
+from helpdesk.core.audit import AuditAction, audit_request
 from helpdesk.core.auth import api_agent_required, practice_user_required
 from helpdesk.core.clock import utcnow
 from helpdesk.core.errors import BadInput, not_found
+from helpdesk.core.guard import parse_json
 from helpdesk.core.signing import verify_signature
 from helpdesk.core.web import choices_arg, int_arg, moment_arg
 
@@ -36,10 +36,7 @@ def ingest_events() -> tuple[Response, int]:
         body,
         current_app.config["INGEST_MAX_SKEW_SECONDS"],
     )
-    try:
-        payload = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadInput("invalid_json", f"the body is not valid JSON: {exc}") from exc
+    payload = parse_json(body)
     events = ingest.parse_batch(payload, current_app.config["INGEST_MAX_BATCH"])
     for attempt in (1, 2):
         try:
@@ -57,13 +54,6 @@ def ingest_events() -> tuple[Response, int]:
 
 
 # --- shared readers --------------------------------------------------------------------------
-
-def _practice(practice_id: str) -> Practice:
-    practice = db.session.get(Practice, practice_id)
-    if practice is None:
-        raise not_found("practice")
-    return practice
-
 
 def booking_filters(practice: Practice) -> queries.BookingFilters:
     tz = ZoneInfo(practice.timezone)
@@ -88,7 +78,7 @@ def bookings_payload(practice: Practice, reveal: bool) -> dict[str, Any]:
     return {
         "practice_id": practice.id,
         "timezone": practice.timezone,
-        "bookings": [queries.booking_row(b, reveal) for b in rows],
+        "bookings": [presenters.booking_row(b, reveal) for b in rows],
         "next_cursor": next_cursor,
     }
 
@@ -107,7 +97,7 @@ def events_payload(practice: Practice) -> dict[str, Any]:
         moment_arg("since", tz), moment_arg("until", tz, end_of_day=True), request.args.get("cursor"),
         int_arg("limit", 50, 1, queries.MAX_PAGE),
     )
-    return {"practice_id": practice.id, "events": [queries.integration_event_row(e) for e in rows],
+    return {"practice_id": practice.id, "events": [presenters.integration_event_row(e) for e in rows],
             "next_cursor": next_cursor}
 
 
@@ -120,62 +110,63 @@ def _reveal_requested() -> bool:
     return request.args.get("reveal") in ("1", "true")
 
 
-def _audit(action: str, practice_id: str, target: str | None = None, **detail: Any) -> None:
-    record_audit(db.session(), g.agent, action, practice_id, target, ip=request.remote_addr, **detail)
-    db.session.commit()
-
-
 # --- agents ----------------------------------------------------------------------------------
 
 @bp.get("/practices")
 @api_agent_required
 def practices() -> Response:
     q = request.args.get("q", "")[:200]
-    return jsonify({"practices": [queries.practice_summary(p) for p in queries.search_practices(db.session(), q)]})
+    return jsonify({"practices": [presenters.practice_summary(p) for p in queries.search_practices(db.session(), q)]})
 
 
 @bp.get("/practices/<practice_id>")
 @api_agent_required
 def practice(practice_id: str) -> Response:
-    return jsonify(queries.practice_summary(_practice(practice_id)))
+    return jsonify(presenters.practice_summary(queries.visible_practice(db.session(), g.agent, practice_id)))
 
 
 @bp.get("/practices/<practice_id>/bookings")
 @api_agent_required
 def practice_bookings(practice_id: str) -> Response:
-    found = _practice(practice_id)
+    found = queries.visible_practice(db.session(), g.agent, practice_id)
     reveal = _reveal_requested()
     payload = bookings_payload(found, reveal)
-    _audit("reveal_patients" if reveal else "view_bookings", found.id, count=len(payload["bookings"]))
+    audit_request(AuditAction.REVEAL_PATIENTS if reveal else AuditAction.VIEW_BOOKINGS, found.id, count=len(payload["bookings"]))
     return jsonify(payload)
 
 
 @bp.get("/practices/<practice_id>/bookings/<reference>/diagnosis")
 @api_agent_required
 def practice_diagnosis(practice_id: str, reference: str) -> Response:
-    found = _practice(practice_id)
+    found = queries.visible_practice(db.session(), g.agent, practice_id)
     reveal = _reveal_requested()
     payload = diagnosis_payload(found, reference, reveal)
-    _audit("reveal_patient" if reveal else "view_diagnosis", found.id, reference)
+    audit_request(AuditAction.REVEAL_PATIENT if reveal else AuditAction.VIEW_DIAGNOSIS, found.id, reference)
     return jsonify(payload)
 
 
 @bp.get("/practices/<practice_id>/integration-events")
 @api_agent_required
 def practice_integration_events(practice_id: str) -> Response:
-    return jsonify(events_payload(_practice(practice_id)))
+    found = queries.visible_practice(db.session(), g.agent, practice_id)
+    payload = events_payload(found)
+    audit_request(AuditAction.VIEW_INTEGRATION_EVENTS, found.id, count=len(payload.get("events", [])))  # audited like bookings
+    return jsonify(payload)
 
 
 @bp.get("/practices/<practice_id>/health")
 @api_agent_required
 def practice_health(practice_id: str) -> Response:
-    return jsonify(health_payload(_practice(practice_id)))
+    found = queries.visible_practice(db.session(), g.agent, practice_id)
+    payload = health_payload(found)
+    audit_request(AuditAction.VIEW_HEALTH, found.id)
+    return jsonify(payload)
 
 
 # --- practice users (widget token) -----------------------------------------------------------
 
 def _own_practice() -> Practice:
-    return _practice(g.practice_user.practice_id)
+    return queries.visible_practice(db.session(), g.practice_user, g.practice_user.practice_id)
 
 
 @bp.get("/me/bookings")

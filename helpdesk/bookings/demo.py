@@ -339,6 +339,10 @@ class DemoWorld:
                         "connection_alerts": version.connection_alerts,
                     },
                 }))
+            # Each practice shuts for a staff training day next week, announced a fortnight ago.
+            training = (self.now + timedelta(days=7 + len(events) % 3)).astimezone(ZoneInfo(spec.timezone)).date()
+            events.append(self._event("practice.closed", self.ago(14), spec.id,
+                                      {"date": training.isoformat(), "reason": "Staff training day"}))
         return events
 
     def connector_events(self, spec: PracticeSpec) -> list[tuple[datetime, int, dict[str, Any]]]:
@@ -430,8 +434,12 @@ class DemoWorld:
 
         if mode == "cancelled" or (mode == "random" and rng.random() < 0.04):
             span = max((appointment_at - created).total_seconds(), 3600)
-            if emit("booking.cancelled", later(600, span)):
+            cancelled = later(600, span)
+            if emit("booking.cancelled", cancelled):
                 causes.append("cancelled")
+                # The connector takes most cancelled bookings out of the diary; the rest stay in it.
+                if spec.mode != "sidebar" and not causes[:-1] and rng.random() < 0.8:
+                    emit("diary.removed", later(30, 900, cancelled))
         self._note(causes or ["none"], spec, reference, appointment_at)
         return events
 

@@ -362,6 +362,14 @@ def _join(items: Sequence[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
+def accommodate_action(local_appointment: datetime, upcoming: bool) -> dict[str, str]:
+    """The first step for a booking missing from the diary (``local_appointment`` in the practice's zone)."""
+    when = "is coming" if upcoming else "was booked"
+    return {"code": "accommodate_patient",
+            "text": f"The patient {when} for {local_appointment:%d %b %Y %H:%M} {local_appointment.tzname()} and the "
+                    "booking is not in the diary: accommodate them and enter the booking by hand from the bookings list."}
+
+
 def actions_for(
     case: Case, settings: Settings | None, channels: dict[str, Any], causes: Sequence[str], cancelled: bool
 ) -> list[dict[str, str]]:
@@ -379,11 +387,7 @@ def actions_for(
     if cancelled:
         add("none_cancelled", "The patient cancelled this booking; nothing needs adding to the diary.")
     elif missing_from_diary:
-        when = "is coming" if upcoming else "was booked"
-        local = booking.appointment_at.astimezone(ZoneInfo(case.timezone))
-        add("accommodate_patient",
-            f"The patient {when} for {local:%d %b %Y %H:%M} {local.tzname()} and the booking is not in the "
-            "diary: accommodate them and enter the booking by hand from the bookings list.")
+        actions.append(accommodate_action(booking.appointment_at.astimezone(ZoneInfo(case.timezone)), upcoming))
     if "diary_collision" in causes:
         add("resolve_collision", "The slot was already taken in the diary: move one of the two appointments or "
             "contact the patient to rebook.")

@@ -18,12 +18,13 @@ from blinker import Namespace
 from sqlalchemy import and_, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from helpdesk.bookings import diagnosis
+from helpdesk.bookings import diagnosis, hours, incidents
 from helpdesk.bookings.models import (
     INTEGRATION_MODES,
     AlertEmail,
     Booking,
     BookingFact,
+    ClosedDay,
     IngestedEvent,
     IntegrationEvent,
     Practice,
@@ -33,6 +34,7 @@ from helpdesk.bookings.queries import load_settings_history, name_key
 from helpdesk.core.clock import utcnow
 from helpdesk.core.errors import InvalidInput, TooLarge
 from helpdesk.core.text import EMAIL_RE
+from helpdesk.core.web import storable_moment
 
 signals = Namespace()
 # Sent after a batch is committed, with ``practice_ids``: live views (chat) refresh what they show.
@@ -86,6 +88,8 @@ def _timestamp(value: Any, field: str) -> datetime:
         raise EventError(field, "must be an ISO 8601 date-time") from exc
     if parsed.tzinfo is None:
         raise EventError(field, "must include a UTC offset (for example 2026-11-26T09:30:00Z)")
+    if not storable_moment(parsed):
+        raise EventError(field, "must be between 1900 and 2200")
     return parsed
 
 
@@ -136,7 +140,32 @@ def _practice_profile(data: dict[str, Any]) -> dict[str, Any]:
         "alert_emails": _email_list(settings, "alert_emails"),
         "collision_alerts": _bool(settings, "collision_alerts", True),
         "connection_alerts": _bool(settings, "connection_alerts", True),
+        **_practice_hours(data),
     }
+
+
+def _practice_hours(data: dict[str, Any]) -> dict[str, Any]:
+    """The optional calendar fields of ``practice.upserted`` (see ``helpdesk.bookings.hours``)."""
+    try:
+        week = data.get("opening_hours")
+        region = data.get("holidays_region")
+        digest = data.get("digest_time")
+        return {
+            "opening_hours": hours.validate_week(week) if week is not None else None,
+            "holidays_region": hours.validate_region(region) if region is not None else None,
+            "digest_time": hours.validate_time_of_day(digest, "data.digest_time") if digest is not None else None,
+        }
+    except hours.HoursError as exc:
+        raise EventError(exc.field, exc.message) from exc
+
+
+def _practice_closed(data: dict[str, Any]) -> dict[str, Any]:
+    text = _string(data, "date", 10)
+    try:
+        day = date.fromisoformat(text or "")
+    except ValueError as exc:
+        raise EventError("data.date", "must be a date (YYYY-MM-DD)") from exc
+    return {"day": day, "reason": _string(data, "reason", 500, required=False)}
 
 
 def _booking(data: dict[str, Any]) -> dict[str, Any]:
@@ -220,6 +249,8 @@ VALIDATORS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "connector.connection_lost": _connector,
     "connector.connection_restored": _connector,
     "alert.sent": _alert,
+    "practice.closed": _practice_closed,
+    "diary.removed": _reference_only,
 }
 
 
@@ -228,7 +259,7 @@ def parse_event(raw: Any) -> Event:
         raise EventError("", "must be a JSON object")
     event_id = _string(raw, "id", 128, prefix="")
     event_type = raw.get("type")
-    if event_type not in VALIDATORS:
+    if not isinstance(event_type, str) or event_type not in VALIDATORS:
         raise EventError("type", f"must be one of {', '.join(VALIDATORS)}")
     if "occurred_at" not in raw:
         raise EventError("occurred_at", "is required")
@@ -326,6 +357,7 @@ FACTS = {
     "diary.failed": ("diary", "failed"),
     "sidebar.alerted": ("sidebar", "alerted"),
     "sidebar.transferred": ("sidebar", "transferred"),
+    "diary.removed": ("diary", "removed"),  # taken out of the diary after a cancellation
 }
 CONNECTOR_KINDS = {"connector.connection_lost": "connection_lost", "connector.connection_restored": "connection_restored"}
 
@@ -342,6 +374,7 @@ class _Batch:
         self.touched: set[tuple[str, str]] = set()
         self.heartbeats: dict[str, datetime] = {}
         self.connector: dict[str, tuple[datetime, bool]] = {}
+        self.closed: list[dict[str, Any]] = []
 
     def add(self, event: Event) -> None:
         data, pid = event.data, event.practice_id
@@ -376,6 +409,8 @@ class _Batch:
             self.heartbeats[pid] = max(event.occurred_at, self.heartbeats.get(pid, event.occurred_at))
         elif event.type == "alert.sent":
             self.alerts.append({**common, **data})
+        elif event.type == "practice.closed":
+            self.closed.append({**common, **data})
 
 
 def apply_events(session: Session, events: Sequence[Event]) -> IngestResult:
@@ -394,7 +429,7 @@ def apply_events(session: Session, events: Sequence[Event]) -> IngestResult:
     for event in fresh:
         batch.add(event)
     for model, rows in ((BookingFact, batch.facts), (IntegrationEvent, batch.integration),
-                        (AlertEmail, batch.alerts), (PracticeSettings, batch.settings)):
+                        (AlertEmail, batch.alerts), (PracticeSettings, batch.settings), (ClosedDay, batch.closed)):
         if rows:
             # render_nulls: one executemany per table; without it the ORM splits the rows into a
             # statement per run of rows with the same None columns (hundreds per batch).
@@ -404,6 +439,7 @@ def apply_events(session: Session, events: Sequence[Event]) -> IngestResult:
     _upsert_bookings(session, batch.bookings)
     refresh_projections(session, batch.touched)
     _refresh_after_settings(session, batch.settings)
+    incidents.detect_after_ingest(session, fresh)
     return IngestResult(len(fresh), duplicates, frozenset(e.practice_id for e in fresh))
 
 
@@ -419,7 +455,7 @@ def _apply_profiles(session: Session, versions: list[dict[str, Any]]) -> None:
         if practice.profile_effective_at is not None and practice.profile_effective_at > version["effective_at"]:
             continue  # an older profile arrived late: kept as history, not as the current one
         for name in ("name", "timezone", "integration_mode", "pms_software", "booking_emails", "alert_emails",
-                     "collision_alerts", "connection_alerts"):
+                     "collision_alerts", "connection_alerts", "opening_hours", "holidays_region", "digest_time"):
             setattr(practice, name, version[name])
         practice.name_key = name_key(version["name"])
         practice.profile_known = True

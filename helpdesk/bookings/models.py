@@ -50,6 +50,10 @@ class Practice(Base):
     connector_online: Mapped[bool | None] = mapped_column(Boolean)
     connector_state_since: Mapped[datetime | None]
     connector_last_heartbeat_at: Mapped[datetime | None]
+    # Practice hours (helpdesk.bookings.hours): None means the default week (Mon-Fri 08:00-18:00).
+    opening_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    holidays_region: Mapped[str | None] = mapped_column(String(16))  # e.g. AU-QLD, GB-SCT, NZ
+    digest_time: Mapped[str | None] = mapped_column(String(5))  # "HH:MM" local; None: Config DIGEST_DEFAULT_TIME
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -71,6 +75,9 @@ class PracticeSettings(Base):
     alert_emails: Mapped[list[str]] = mapped_column(JSON, default=list)
     collision_alerts: Mapped[bool] = mapped_column(Boolean)
     connection_alerts: Mapped[bool] = mapped_column(Boolean)
+    opening_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    holidays_region: Mapped[str | None] = mapped_column(String(16))
+    digest_time: Mapped[str | None] = mapped_column(String(5))
 
 
 class Booking(Base):
@@ -145,6 +152,8 @@ class IntegrationEvent(Base):
     __table_args__ = (
         Index("ix_integration_events_practice_time", "practice_id", "occurred_at", "id"),
         Index("ix_integration_events_practice_kind_time", "practice_id", "kind", "occurred_at"),
+        # Recent failures across practices (platform incidents: helpdesk.bookings.incidents).
+        Index("ix_integration_events_kind_time", "kind", "occurred_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -187,3 +196,87 @@ class IngestedEvent(Base):
     occurred_at: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class ClosedDay(Base):
+    """A one-off day the practice is closed (``practice.closed``): no incidents, no digest."""
+
+    __tablename__ = "practice_closed_days"
+    __table_args__ = (Index("ix_practice_closed_days_practice_day", "practice_id", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(String(500))
+    occurred_at: Mapped[datetime]
+
+
+class DigestRun(Base):
+    """One practice's morning digest for one local day, decided once (sent or nothing at risk).
+
+    The unique key is the lock between several server processes: the second one to decide a
+    practice's day fails to insert and sends nothing.
+    """
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("practice_id", "day", name="uq_digest_runs_practice_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    at_risk: Mapped[int] = mapped_column(Integer)
+    emails: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+INCIDENT_KINDS = ("connector_offline", "connector_silent", "failed_inserts", "platform")
+INCIDENT_STATES = ("open", "resolved")
+
+
+class Incident(Base):
+    """An outage the helpdesk noticed by itself: one practice's connector or inserts, or a platform."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (Index("ix_incidents_state_started", "state", "started_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(24))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    # Set while open ("failed_inserts:P1", "platform:DentaDesk"): two detectors never open one twice.
+    open_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    pms_software: Mapped[str | None] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300))
+    started_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IncidentPractice(Base):
+    __tablename__ = "incident_practices"
+    __table_args__ = (
+        UniqueConstraint("incident_id", "practice_id", name="uq_incident_practices"),
+        Index("ix_incident_practices_practice", "practice_id", "incident_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
+    joined_at: Mapped[datetime]
+    recovered_at: Mapped[datetime | None]
+
+
+class IncidentEntry(Base):
+    """The incident's timeline: opened, practice added, update posted, recovered, resolved."""
+
+    __tablename__ = "incident_entries"
+    __table_args__ = (Index("ix_incident_entries_incident", "incident_id", "at", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str] = mapped_column(Text)
+    practice_id: Mapped[str | None] = mapped_column(String(64))
+    agent_id: Mapped[int | None] = mapped_column(Integer)

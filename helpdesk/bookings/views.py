@@ -12,7 +12,6 @@ from typing import Any
 from flask import (
     Blueprint,
     Response,
-    abort,
     current_app,
     g,
     redirect,
@@ -22,11 +21,11 @@ from flask import (
     url_for,
 )
 
-from helpdesk.bookings import api, queries
+from helpdesk.bookings import api, atrisk, incidents, presenters, queries
 from helpdesk.bookings.diagnosis import CAUSE_PHRASES
 from helpdesk.bookings.models import Practice
 from helpdesk.core import db
-from helpdesk.core.audit import record_audit
+from helpdesk.core.audit import AuditAction, audit_request
 from helpdesk.core.auth import login_required
 from helpdesk.core.clock import unix_now, utcnow
 from helpdesk.core.web import safe_next
@@ -120,13 +119,6 @@ def practices() -> str:
 
 # --- the practice diagnostics page -----------------------------------------------------------
 
-def _practice_or_404(practice_id: str) -> Practice:
-    practice = db.session.get(Practice, practice_id)
-    if practice is None:
-        abort(404, description="There is no practice with that id.")
-    return practice
-
-
 def _reveal_until(practice_id: str) -> float | None:
     """Until when (unix time) this agent's session shows the practice's patient names."""
     until = session.get("reveal", {}).get(practice_id)
@@ -143,10 +135,6 @@ def _set_reveal(practice_id: str, until: float | None) -> None:
     session["reveal"] = reveals
 
 
-def _audit(action: str, practice_id: str, target: str | None = None, **detail: Any) -> None:
-    record_audit(db.session(), g.agent, action, practice_id, target, ip=request.remote_addr, **detail)
-
-
 def _page_url(practice_id: str, **changes: str | None) -> str:
     """This page's URL with some query arguments changed (``None`` drops one)."""
     args: dict[str, Any] = {**request.args.to_dict(), **changes}
@@ -159,14 +147,14 @@ def _bookings_page(practice: Practice, reveal: bool) -> dict[str, Any]:
         db.session(), practice.id, api.booking_filters(practice), request.args.get("cursor") or None,
         current_app.config["BOOKINGS_PAGE_SIZE"],
     )
-    return {"rows": [queries.booking_row(b, reveal) for b in rows], "next_cursor": next_cursor}
+    return {"rows": [presenters.booking_row(b, reveal) for b in rows], "next_cursor": next_cursor}
 
 
 def _timeline_page(practice: Practice) -> dict[str, Any]:
     rows, next_cursor = queries.list_integration_events(
         db.session(), practice.id, (), None, None, request.args.get("events_cursor") or None, TIMELINE_PAGE_SIZE,
     )
-    return {"rows": [queries.integration_event_row(e) for e in rows], "next_cursor": next_cursor}
+    return {"rows": [presenters.integration_event_row(e) for e in rows], "next_cursor": next_cursor}
 
 
 def _filters_in_use() -> bool:
@@ -176,7 +164,7 @@ def _filters_in_use() -> bool:
 @bp.get("/<practice_id>")
 @login_required
 def practice(practice_id: str) -> tuple[str, int]:
-    found = _practice_or_404(practice_id)
+    found = queries.visible_practice(db.session(), g.agent, practice_id)
     reveal_until = _reveal_until(found.id)
     reveal = reveal_until is not None
     reference = request.args.get("booking", "").strip()[:64]
@@ -195,10 +183,12 @@ def practice(practice_id: str) -> tuple[str, int]:
         "page_url": lambda **changes: _page_url(found.id, **changes),
         "email_statuses": queries.EMAIL_STATUSES,
         "diary_statuses": queries.DIARY_STATUSES,
+        "at_risk": atrisk.at_risk_payload(db.session(), found, atrisk.practice_today(found, utcnow()), utcnow(), reveal),
+        "incident": incidents.open_incident_for(db.session(), found.id),
     }
-    _audit("view_diagnostics", found.id, revealed=reveal)
+    audit_request(AuditAction.VIEW_DIAGNOSTICS, found.id, revealed=reveal)
     if reference:
-        _audit("view_diagnosis", found.id, reference, found=verdict is not None, revealed=reveal)
+        audit_request(AuditAction.VIEW_DIAGNOSIS, found.id, reference, found=verdict is not None, revealed=reveal)
     db.session.commit()
     status = 404 if reference and verdict is None else 200
     return render_template("bookings/practice.html", **context), status
@@ -213,17 +203,16 @@ def _back_to_practice(practice_id: str) -> Response:
 @bp.post("/<practice_id>/reveal")
 @login_required
 def reveal_names(practice_id: str) -> Response:
-    found = _practice_or_404(practice_id)
+    found = queries.visible_practice(db.session(), g.agent, practice_id)
     reference = (request.form.get("reference") or "").strip()[:64] or None
     _set_reveal(found.id, unix_now() + REVEAL_MINUTES * 60)
-    _audit("reveal_patient", found.id, reference, minutes=REVEAL_MINUTES)
-    db.session.commit()
+    audit_request(AuditAction.REVEAL_PATIENT, found.id, reference, minutes=REVEAL_MINUTES)
     return _back_to_practice(found.id)
 
 
 @bp.post("/<practice_id>/hide")
 @login_required
 def hide_names(practice_id: str) -> Response:
-    found = _practice_or_404(practice_id)
+    found = queries.visible_practice(db.session(), g.agent, practice_id)
     _set_reveal(found.id, None)
     return _back_to_practice(found.id)

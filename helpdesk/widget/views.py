@@ -31,8 +31,10 @@ from flask import (
 )
 from sqlalchemy import select
 
+from helpdesk.bookings import atrisk, incidents
 from helpdesk.bookings.models import Booking, Practice
-from helpdesk.bookings.queries import booking_row, diagnose_booking
+from helpdesk.bookings.presenters import booking_row
+from helpdesk.bookings.queries import diagnose_booking
 from helpdesk.core import db
 from helpdesk.core.auth import mint_widget_token, practice_user_required
 from helpdesk.core.clock import utcnow
@@ -125,6 +127,10 @@ def home() -> Response:
         "booking": booking,
         "suggestions": suggestions,
         "contextual": bool(matches),
+        # helpdesk.bookings: the incident banner and today's bookings at risk (the Home card).
+        "incident": incidents.banner_for(session, practice, now) if practice is not None else None,
+        "at_risk": (atrisk.at_risk_payload(session, practice, atrisk.practice_today(practice, now), now, reveal=True)
+                    if practice is not None else None),
     })
 
 

@@ -184,11 +184,41 @@
              [fmt("banner_check_it", { reference: home.booking.reference })])
         ]));
       }
+      showIncident(home.incident);
+      showAtRisk(home.at_risk);
       $("suggestions-title").textContent = home.contextual ? T.for_this_page : T.suggested;
       var list = clear($("suggestions"));
       (home.suggestions || []).forEach(function (a) { list.appendChild(articleLink(a)); });
     }, failed);
   }
+
+  // The incident banner (open, or resolved in the last day) and today's bookings at risk.
+  function showIncident(incident) {
+    var box = $("incident-banner");
+    if (!incident) { box.hidden = true; box.textContent = ""; box.removeAttribute("data-state"); return; }
+    box.hidden = false;
+    box.setAttribute("data-state", incident.state);
+    box.className = "banner " + (incident.state === "open" ? "banner-alert" : "banner-info");
+    box.textContent = incident.state === "open"
+      ? fmt("incident_open", { title: incident.title, since: incident.started_local, tz: incident.timezone })
+      : fmt("incident_resolved", { title: incident.title, resolved: incident.resolved_local, tz: incident.timezone });
+  }
+  function showAtRisk(atRisk) {
+    var card = $("at-risk-card"), list = clear($("at-risk-list"));
+    var rows = (atRisk && atRisk.bookings) || [];
+    card.hidden = rows.length === 0;
+    $("at-risk-title").textContent = rows.length === 1 ? T.at_risk_title_one : fmt("at_risk_title", { count: rows.length });
+    rows.forEach(function (b) {
+      list.appendChild(el("li", {}, [el("button", { type: "button", className: "link-button", "data-reference": b.reference,
+        onclick: function () { checkBooking(b.reference); } },
+        [fmt("at_risk_row", { time: b.appointment_time, reference: b.reference, summary: b.summary })])]));
+    });
+  }
+  function pollIncident() {
+    if (!state.token) return;
+    api("GET", "/api/v1/me/incident").then(function (body) { showIncident(body.incident); }, function () { /* next time */ });
+  }
+  setInterval(pollIncident, 5000);
 
   function snippet(html) {
     // The Help Center's snippet: escaped text with <mark> around the matches. Rebuilt as nodes.
@@ -208,7 +238,28 @@
     clearTimeout(searchTimer);
     searchTimer = setTimeout(search, 150);
   });
-  $("search-form").addEventListener("submit", function (event) { event.preventDefault(); clearTimeout(searchTimer); search(); });
+  $("search-form").addEventListener("submit", function (event) { event.preventDefault(); clearTimeout(searchTimer); search(); ask(); });
+
+  // The answer desk (chat/assistant): on Enter the one box also answers "RVD-CDSSKSX", "Grace Cooper
+  // 29 Dec" or "collision alerts not coming" from the practice's own bookings and the articles.
+  function ask() {
+    var q = $("search-input").value.trim(), box = $("assistant-answer");
+    if (!q) { box.hidden = true; return; }
+    api("POST", "/api/v1/me/assistant/ask", { text: q }).then(function (found) {
+      if ($("search-input").value.trim() !== q) return;
+      clear(box);
+      box.appendChild(el("p", { className: "assistant-text" }, [found.answer]));
+      var data = found.data || {};
+      if (data.reference) box.appendChild(el("button", { type: "button", className: "button", onclick: function () { checkBooking(data.reference); } }, [fmt("banner_check_it", { reference: data.reference })]));
+      (data.choices || []).forEach(function (c) {
+        box.appendChild(el("button", { type: "button", className: "button choice", onclick: function () { checkBooking(c.reference); } }, [c.label]));
+      });
+      var links = el("ul", { className: "links" });
+      (data.articles || []).forEach(function (a) { links.appendChild(articleLink(a)); });
+      box.appendChild(links);
+      box.hidden = false;
+    }, function () { box.hidden = true; });
+  }
 
   function search() {
     var q = $("search-input").value.trim(), seq = ++state.searchSeq;
