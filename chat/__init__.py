@@ -14,4 +14,12 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(views.bp)
     app.register_blueprint(views.widget_bp)
+    from chat import assistant
+
+    assistant.init_app(app)  # the answer desk: its handlers join /chat before events binds them
     events.init_app(app)
+    from chat import (
+        incidents,  # Socket.IO ``incident`` events (helpdesk.bookings.incidents)
+    )
+
+    incidents.init_app(app)

@@ -29,12 +29,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from chat import queries, service
-from chat.models import CannedReply, Conversation, Message
+from chat.models import Conversation, Message
 from helpdesk.bookings import ingest
 from helpdesk.core import db
 from helpdesk.core.agents import Agent
-from helpdesk.core.audit import record_audit
-from helpdesk.core.auth import PracticeUser, authenticate_socket
+from helpdesk.core.audit import AuditAction, record_audit
+from helpdesk.core.auth import PracticeUser, authenticate_socket, session_ended
+from helpdesk.core.canned import canned_replies as list_canned_replies
 from helpdesk.core.clock import utcnow
 from helpdesk.core.errors import (
     Conflict,
@@ -45,6 +46,7 @@ from helpdesk.core.errors import (
     Unauthenticated,
 )
 from helpdesk.core.extensions import socketio
+from helpdesk.core.sockets import INVALID_EVENT, invalid_event
 
 NAMESPACE = "/chat"
 LAST_SEQ_MAX_ENTRIES = 50
@@ -60,6 +62,7 @@ class Client:
     """One authenticated connection in this process."""
 
     sid: str
+    token: str = ""  # what it connected with: checked again on every event (revoked, expired, deactivated)
     agent_id: int | None = None
     agent_name: str = ""
     agent_role: str = "agent"
@@ -165,6 +168,11 @@ def _handle(fn: Handler, agents_only: bool, practice_only: bool) -> Callable[...
         client = _clients.get(request.sid)
         if client is None:
             return _error("unauthenticated", "connect with a token first")
+        ended = session_ended(client.token)  # helpdesk.core.auth: a revoked token stops at once
+        if ended is not None:
+            db.session.rollback()
+            _drop_soon(client.sid)
+            return {"error": {"code": ended.code, "message": ended.message}}
         if agents_only and not client.is_agent:
             return _error("forbidden", "only agents can do this")
         if practice_only and client.is_agent:
@@ -246,7 +254,7 @@ def on_connect(auth: Any = None) -> bool:
         raise ConnectionRefusedError(exc.message, {"code": exc.code, "message": exc.message}) from None
     sid = request.sid
     burst = current_app.config["CHAT_MESSAGE_BURST"]
-    client = Client(sid=sid, message_burst=burst, message_allowance=burst,
+    client = Client(sid=sid, token=auth["token"].strip(), message_burst=burst, message_allowance=burst,
                     messages_per_second=current_app.config["CHAT_MESSAGES_PER_SECOND"])
     session = db.session()
     now = utcnow()
@@ -294,6 +302,15 @@ def _replay(client: Client, actor: Agent | PracticeUser, last_seq: Any) -> list[
             _join(client, conversation)
         payloads += _history(conversation, min(max(0, seq), queries.INT_MAX))
     return payloads
+
+
+def _drop_soon(sid: str) -> None:
+    """Disconnect a socket whose identity ended, just after its error acknowledgement is sent."""
+    def drop() -> None:
+        socketio.sleep(0.2)
+        socketio.server.disconnect(sid, namespace=NAMESPACE)
+
+    socketio.start_background_task(drop)
 
 
 def on_disconnect(*_reason: Any) -> None:
@@ -359,8 +376,13 @@ def _sender(client: Client) -> Agent | PracticeUser:
 def send_message(client: Client, data: dict[str, Any]) -> dict[str, Any]:
     client.take_message_allowance()
     conversation_id, client_id = data.get("conversation_id"), data.get("client_id")
-    return _store_message(conversation_id, client_id, lambda: service.send_message(
+    ack = _store_message(conversation_id, client_id, lambda: service.send_message(
         db.session(), _sender(client), conversation_id, client_id, data.get("body"), utcnow()))
+    if client.user is not None and not ack.get("duplicate"):
+        from chat.assistant.events import after_practice_message
+
+        after_practice_message(client, ack["message"])  # the answer desk, while no agent has answered
+    return ack
 
 
 @on("typing")
@@ -468,6 +490,10 @@ def start_conversation(client: Client, data: dict[str, Any]) -> dict[str, Any]:
         announce.queue(session)
     view = queries.practice_view(session, conversation, utcnow())
     announce.commit_and_send()
+    if outcome.created:
+        from chat.assistant.events import after_start
+
+        after_start(client, conversation.id, [queries.message_payload(m) for m in outcome.messages])
     return {"conversation": view, "messages": history, "created": outcome.created}
 
 
@@ -569,7 +595,7 @@ def watch(client: Client, data: dict[str, Any]) -> dict[str, Any]:
     config = current_app.config
     snapshot = queries.diagnostics_snapshot(session, conversation.practice_id, utcnow(), config["HEALTH_WINDOW_DAYS"],
                                             timedelta(minutes=config["CONNECTOR_SILENT_AFTER_MINUTES"]))
-    record_audit(session, agent, "chat_view_diagnostics", conversation.practice_id, f"conversation:{conversation.id}",
+    record_audit(session, agent, AuditAction.CHAT_VIEW_DIAGNOSTICS, conversation.practice_id, f"conversation:{conversation.id}",
                  ip=request.remote_addr)
     payload = {"conversation": queries.agent_view(session, conversation), "messages": _history(conversation),
                "diagnostics": snapshot}
@@ -598,7 +624,7 @@ def diagnose(client: Client, data: dict[str, Any]) -> dict[str, Any]:
     verdict = queries.diagnosis_with_articles(session, conversation.practice_id, reference.strip(), utcnow())
     if verdict is None:
         raise NotFound("not_found", "this practice has no booking with that reference")
-    record_audit(session, agent, "view_diagnosis", conversation.practice_id, reference.strip(),
+    record_audit(session, agent, AuditAction.VIEW_DIAGNOSIS, conversation.practice_id, reference.strip(),
                  ip=request.remote_addr, via="chat")
     db.session.commit()
     return {"diagnosis": verdict}
@@ -623,7 +649,7 @@ def to_request(client: Client, data: dict[str, Any]) -> dict[str, Any]:
 
 @on("canned_replies", agents_only=True)
 def canned_replies(client: Client, data: dict[str, Any]) -> dict[str, Any]:
-    rows = db.session.scalars(select(CannedReply).order_by(CannedReply.shortcode)).all()
+    rows = list_canned_replies(db.session(), order_by="shortcode")
     replies = [{"shortcode": r.shortcode, "title": r.title, "body": r.body} for r in rows]
     db.session.rollback()
     return {"canned_replies": replies}
@@ -658,5 +684,6 @@ def init_app(app: Flask) -> None:
     socketio.on_event("disconnect", on_disconnect, namespace=NAMESPACE)
     for event, (fn, agents_only, practice_only) in _registry.items():
         socketio.on_event(event, _handle(fn, agents_only, practice_only), namespace=NAMESPACE)
+    socketio.on_event(INVALID_EVENT, invalid_event, namespace=NAMESPACE)  # refused packets: helpdesk.core.sockets
     socketio.on_event("*", unknown_event, namespace=NAMESPACE)
     ingest.events_ingested.connect(on_events_ingested, weak=False)

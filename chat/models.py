@@ -125,16 +125,3 @@ class AgentConnection(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class CannedReply(Base):
-    """A saved answer an agent inserts by its short code (``/code`` in the composer)."""
-
-    __tablename__ = "chat_canned_replies"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    shortcode: Mapped[str] = mapped_column(String(40), unique=True)
-    title: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text)
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -12,7 +12,8 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from chat.models import AgentConnection, AgentStatus, Conversation, Message
-from helpdesk.bookings import queries as helpdesk_queries
+from helpdesk.bookings import presenters
+from helpdesk.bookings import queries as booking_queries
 from helpdesk.bookings.models import Practice
 from helpdesk.core.agents import Agent
 from helpdesk.core.auth import PracticeUser
@@ -305,23 +306,35 @@ def diagnostics_snapshot(session: Session, practice_id: str, now: datetime, wind
     practice = session.get(Practice, practice_id)
     if practice is None:
         return {"practice_id": practice_id, "known": False, "at": now.isoformat()}
-    missed, _ = helpdesk_queries.list_bookings(session, practice_id, helpdesk_queries.BookingFilters(missed_only=True),
+    missed, _ = booking_queries.list_bookings(session, practice_id, booking_queries.BookingFilters(missed_only=True),
                                                None, 10)
-    events, _ = helpdesk_queries.list_integration_events(session, practice_id, helpdesk_queries.INTEGRATION_KINDS,
+    events, _ = booking_queries.list_integration_events(session, practice_id, booking_queries.INTEGRATION_KINDS,
                                                          None, None, None, 15)
     return {
         "practice_id": practice_id,
         "known": True,
         "at": now.isoformat(),
-        "health": helpdesk_queries.health(session, practice, now, window_days, silent_after),
-        "failed_bookings": [helpdesk_queries.booking_row(b) for b in missed],
-        "timeline": [helpdesk_queries.integration_event_row(e) for e in events],
+        "health": booking_queries.health(session, practice, now, window_days, silent_after),
+        "failed_bookings": [presenters.booking_row(b) for b in missed],
+        "timeline": [presenters.integration_event_row(e) for e in events],
+        **_at_risk_and_incident(session, practice, now),
+    }
+
+
+def _at_risk_and_incident(session: Session, practice: Practice, now: datetime) -> dict[str, Any]:
+    """Today's bookings at risk and the open incident (helpdesk.bookings), shown at the top of the panel."""
+    from helpdesk.bookings import atrisk, incidents
+
+    incident = incidents.open_incident_for(session, practice.id)
+    return {
+        "at_risk": atrisk.at_risk_payload(session, practice, atrisk.practice_today(practice, now), now),
+        "incident": incidents.incident_summary(session, incident) if incident is not None else None,
     }
 
 
 def diagnosis_with_articles(session: Session, practice_id: str, reference: str, now: datetime) -> dict[str, Any] | None:
     """The diagnosis, with its articles (one per cause, from the knowledge base) as shareable cards."""
-    verdict = helpdesk_queries.diagnose_booking(session, practice_id, reference, now)
+    verdict = booking_queries.diagnose_booking(session, practice_id, reference, now)
     if verdict is None:
         return None
     from kb.models import Article

@@ -9,7 +9,6 @@ commits, then emits. Nothing here knows about HTTP or Socket.IO.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,21 +22,21 @@ from chat.models import (
     PRESENCES,
     AgentConnection,
     AgentStatus,
-    CannedReply,
     Conversation,
     Message,
 )
 from helpdesk.bookings.models import Booking
 from helpdesk.core.agents import Agent
 from helpdesk.core.auth import PracticeUser
+from helpdesk.core.canned import find_canned_reply
 from helpdesk.core.errors import (
     Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
     RateLimited,
-    TooLarge,
 )
+from helpdesk.core.text import clean_text as clean_plain_text
 
 BODY_MAX = 5_000
 COMMENT_MAX = 2_000
@@ -51,9 +50,6 @@ CAPACITY_MAX = 20
 DEFAULT_CAPACITY = 3
 LEAVE_MESSAGE_LIMIT = 5
 LEAVE_MESSAGE_WINDOW = timedelta(minutes=10)
-# Control characters other than newline and tab are dropped from text (so is the BOM).
-_CONTROL = {c for c in range(0x20) if c not in (0x09, 0x0A)} | {0x7F, 0xFEFF}
-_STRIP = dict.fromkeys(_CONTROL)
 READ_COLUMNS = {"practice": "practice_read_seq", "agent": "agent_read_seq"}  # an author has read what they wrote
 
 Actor = Agent | PracticeUser
@@ -73,22 +69,7 @@ class Outcome:
 # --- validation -------------------------------------------------------------------------------
 
 def clean_text(value: Any, name: str = "body", limit: int = BODY_MAX, required: bool = True) -> str:
-    """Plain text as typed: control characters dropped, line ends unified, length-limited.
-
-    Chat text is stored as text, never as HTML: every view escapes it on the way out.
-    """
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise InvalidInput("invalid_field", f"{name} must be text", field=name)
-    if len(value) > limit * 4:  # don't normalise megabytes just to refuse them
-        raise TooLarge("too_long", f"{name} must be at most {limit:,} characters", field=name)
-    text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n")).translate(_STRIP).strip()
-    if required and not text:
-        raise InvalidInput("missing_field", f"{name} is required", field=name)
-    if len(text) > limit:
-        raise TooLarge("too_long", f"{name} must be at most {limit:,} characters (got {len(text):,})", field=name)
-    return text
+    return clean_plain_text(value, name, limit, required)
 
 
 def clean_client_id(value: Any) -> str:
@@ -123,7 +104,7 @@ def _seq_update(author_type: str, guard: str) -> Any:
 
 
 _SEQ_UPDATES = {(author, guard): _seq_update(author, guard)
-                for author, guard in [("system", "none"), ("agent", "none"), ("practice", "none"), ("agent", "agent"),
+                for author, guard in [("system", "none"), ("assistant", "none"), ("agent", "none"), ("practice", "none"), ("agent", "agent"),
                                       ("practice", "practice"), ("practice", "practice_admin")]}
 _MESSAGE_INSERT = insert(Message.__table__).returning(Message.__table__.c.id)
 
@@ -189,7 +170,7 @@ def booking_references(session: Session, practice_id: str, text: str) -> list[st
 def _expand_canned(session: Session, body: str) -> tuple[str, dict[str, Any]]:
     """An agent's message that is exactly ``/code`` becomes that canned reply."""
     if body.startswith("/") and SHORTCODE_RE.match(body[1:].lower()):
-        reply = session.scalar(select(CannedReply).where(CannedReply.shortcode == body[1:].lower()))
+        reply = find_canned_reply(session, body[1:])
         if reply is not None:
             return reply.body, {"canned": reply.shortcode}
     return body, {}
@@ -285,7 +266,7 @@ def start_conversation(session: Session, user: PracticeUser, now: datetime, body
             outcome.messages = [send_message(session, user, open_one.id, client_id, text, now)[0]]
             session.refresh(open_one)
         return outcome
-    if queries.agents_online(session, now) == 0:
+    if queries.agents_online(session, now) == 0 and not _assistant_takes_offline(session):
         raise Conflict("no_agent_online", "no agent is online right now: leave a message and we will reply by email")
     conversation = Conversation(practice_id=user.practice_id, requester_id=user.user_id,
                                 requester_name=user.name[:200], requester_email=user.email[:320],
@@ -299,6 +280,12 @@ def start_conversation(session: Session, user: PracticeUser, now: datetime, body
         outcome.messages.append(send_message(session, user, conversation.id, client_id, text, now)[0])
         session.refresh(conversation)
     return outcome
+
+
+def _assistant_takes_offline(session: Session) -> bool:
+    from chat.assistant.service import takes_offline_chats
+
+    return takes_offline_chats(session)
 
 
 def accept(session: Session, agent: Agent, conversation: Conversation | None, now: datetime) -> Outcome:
@@ -478,20 +465,3 @@ def connections_seen(session: Session, node: str, now: datetime, stale_after: ti
     """This process still holds its connections; forget any that nobody has vouched for lately."""
     session.execute(update(AgentConnection).where(AgentConnection.node == node).values(seen_at=now))
     session.execute(delete(AgentConnection).where(AgentConnection.seen_at < now - stale_after))
-
-
-def save_canned_reply(session: Session, agent: Agent, shortcode: Any, title: Any, body: Any) -> CannedReply:
-    code = clean_text(shortcode, "shortcode", 40).lower().lstrip("/")
-    if not SHORTCODE_RE.match(code):
-        raise InvalidInput("invalid_field", "a short code is letters, digits, - and _ (e.g. greet)", field="shortcode")
-    reply = session.scalar(select(CannedReply).where(CannedReply.shortcode == code))
-    if reply is None:
-        reply = CannedReply(shortcode=code, created_by=agent.id)
-        session.add(reply)
-    reply.title = clean_text(title, "title", 200)
-    reply.body = clean_text(body)
-    return reply
-
-
-def delete_canned_reply(session: Session, agent: Agent, shortcode: str) -> None:
-    session.execute(delete(CannedReply).where(CannedReply.shortcode == shortcode.lower()))

@@ -17,12 +17,15 @@ from flask import (
     request,
     url_for,
 )
-from sqlalchemy import select
 
-from chat import service
-from chat.models import CannedReply
 from helpdesk.core import db
 from helpdesk.core.auth import console_socket_token, login_required
+from helpdesk.core.canned import (
+    canned_replies,
+    delete_canned_reply,
+    find_canned_reply,
+    save_canned_reply,
+)
 from helpdesk.core.errors import DomainError
 
 bp = Blueprint("chat", __name__, url_prefix="/console/chat", template_folder="templates",
@@ -34,7 +37,7 @@ widget_bp = Blueprint("chat_widget", __name__, url_prefix="/widget", template_fo
 @bp.get("")
 @login_required
 def console() -> str:
-    replies = db.session.scalars(select(CannedReply).order_by(CannedReply.shortcode)).all()
+    replies = canned_replies(db.session(), order_by="shortcode")
     return render_template("chat/console.html", socket_token=console_socket_token(g.agent), agent=g.agent,
                            canned_replies=replies)
 
@@ -43,9 +46,8 @@ def console() -> str:
 @login_required
 def save_canned() -> Response:
     try:
-        service.save_canned_reply(db.session(), g.agent, request.form.get("shortcode"), request.form.get("title"),
+        save_canned_reply(db.session(), g.agent, request.form.get("shortcode"), request.form.get("title"),
                                   request.form.get("body"))
-        db.session.commit()
         flash("Canned reply saved.")
     except DomainError as exc:
         db.session.rollback()
@@ -56,8 +58,7 @@ def save_canned() -> Response:
 @bp.post("/canned/<shortcode>/delete")
 @login_required
 def delete_canned(shortcode: str) -> Response:
-    service.delete_canned_reply(db.session(), g.agent, shortcode)
-    db.session.commit()
+    delete_canned_reply(db.session(), g.agent, find_canned_reply(db.session(), shortcode))
     flash(f"Canned reply /{shortcode} deleted.")
     return redirect(url_for("chat.console") + "#canned")  # type: ignore[return-value]
 

@@ -182,7 +182,21 @@
     } else {
       item.appendChild(el("div", { className: "msg-body", text: message.body }));
     }
+    if (author.type === "assistant" && message.data) renderAnswer(item, message.data);
     return item;
+  }
+
+  /* The assistant's structured answer: its articles, and the bookings to choose from. */
+  function renderAnswer(item, data) {
+    (data.articles || []).forEach(function (a) {
+      if (a.url) item.appendChild(el("div", { className: "article-card" }, [el("a", { href: a.url, target: "_blank", rel: "noopener", text: a.title })]));
+    });
+    if (data.choices && data.choices.length) {
+      item.appendChild(el("div", { className: "choices" }, data.choices.map(function (c) {
+        return el("button", { type: "button", className: "button choice", "data-reference": c.reference, text: c.label });
+      })));
+    }
+    if (data.handoff) item.appendChild(el("p", { className: "small quiet handoff-reason", text: "Handed to a person (" + String(data.handoff.reason).replace(/_/g, " ") + ")" }));
   }
 
   global.HelpdeskChat = { ChatClient: ChatClient, el: el, clock: clock, minutes: minutes, renderMessage: renderMessage };

@@ -169,6 +169,34 @@
   function badge(text, tone) { return el("span", { className: "badge badge-" + tone, text: text }); }
   var BAD = ["bounced", "failed", "not_configured", "collision", "connection_lost", "patient_match", "rejected"];
   function tone(status) { return BAD.indexOf(status) >= 0 ? "bad" : (status === "pending" ? "muted" : "ok"); }
+  /* Times of a practice in the practice's zone, written as the rest of the console writes them
+     ("Thu 21 Jan 2027, 08:30 GMT"); codes in words, as on the diagnostics page. */
+  var practiceZone = "UTC";
+  function when(iso) {
+    if (!iso) return "";
+    var parts = {};
+    try {
+      new Intl.DateTimeFormat("en-GB", { timeZone: practiceZone, weekday: "short", day: "2-digit", month: "short",
+        year: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23", timeZoneName: "short" })
+        .formatToParts(new Date(iso)).forEach(function (p) { parts[p.type] = p.value; });
+    } catch (e) { return new Date(iso).toISOString(); }
+    var zoneName = parts.timeZoneName === "UTC" ? "GMT" : parts.timeZoneName;
+    return parts.weekday + " " + parts.day + " " + parts.month + " " + parts.year + ", " + parts.hour + ":" + parts.minute + " " + zoneName;
+  }
+  var STATUS_WORDS = {
+    email: { delivered: "Delivered", sent: "Sent", bounced: "Bounced", failed: "Failed", not_configured: "No address set", pending: "Pending" },
+    diary: { inserted: "Inserted", sidebar_transferred: "Transferred", sidebar_alerted: "In sidebar", collision: "Collision",
+             connection_lost: "Connection lost", patient_match: "Patient not matched", rejected: "Rejected", pending: "Pending" },
+    bookings_list: { delivered: "Listed", cancelled: "Cancelled" }
+  };
+  var CHANNEL_WORDS = { email: "Email", diary: "Diary", bookings_list: "Bookings list" };
+  var EVENT_WORDS = { connection_lost: "Connection lost", connection_restored: "Connection restored", diary_failed: "Diary insert failed" };
+  var REASON_WORDS = { collision: "booking collision", connection_lost: "connection lost", patient_match: "patient not matched",
+                       rejected: "rejected by the practice software" };
+  function words(map, code) { return map[code] || String(code || "").replace(/_/g, " "); }
+  function statusLabel(channel, status) {
+    return (CHANNEL_WORDS[channel] || channel.replace(/_/g, " ")) + ": " + words(STATUS_WORDS[channel] || {}, status);
+  }
 
   function showDiagnostics(d) {
     state.diagnostics = d;
@@ -178,21 +206,37 @@
     state.practiceId = d.practice_id;
     if (!d.known) { box.appendChild(el("p", { className: "empty", text: "The platform has not sent data for practice " + d.practice_id + " yet." })); return; }
     var h = d.health, c = h.connector, ins = h.diary_inserts;
+    practiceZone = (h.practice && h.practice.timezone) || "UTC";
     box.appendChild(el("section", { className: "diag-health", "aria-label": "Health" }, [
       el("h3", { text: h.practice.name }),
       el("p", {}, [c.applies ? badge("Connector " + c.status, c.status === "online" ? "ok" : "bad") : badge("Sidebar (not integrated)", "muted"),
-                   " ", el("span", { className: "small quiet", text: c.since ? "since " + new Date(c.since).toLocaleString() : "" })]),
+                   " ", el("span", { className: "small quiet", text: c.since ? "since " + when(c.since) : "" })]),
       el("p", { className: "small", text: "Diary inserts: " + (ins.success_rate === null ? "n/a" : Math.round(ins.success_rate * 100) + "% succeeded")
                + " · collisions " + h.collisions + " · connection losses " + h.connection_losses + " (" + h.window_days + " days)" }),
       el("ul", { className: "problems" }, h.notification_problems.map(function (p) { return el("li", { text: p.message }); }))
     ]));
+    if (d.incident) {
+      box.appendChild(el("p", { className: "banner incident-banner", role: "status" }, [
+        "Open incident: ", el("a", { href: "/console/incidents/" + d.incident.id, text: "#" + d.incident.id + " " + d.incident.title }),
+        " since " + when(d.incident.started_at)]));
+    }
+    if (d.at_risk && d.at_risk.bookings.length) {
+      box.appendChild(el("h3", { text: "At risk today (" + d.at_risk.bookings.length + ")" }));
+      var risky = el("ul", { className: "failed-bookings at-risk" });
+      d.at_risk.bookings.forEach(function (b) {
+        risky.appendChild(el("li", {}, [
+          el("button", { type: "button", className: "linklike", "data-reference": b.reference, onclick: function () { diagnose(b.reference); } }, [b.reference]),
+          " ", el("span", { className: "small", text: b.appointment_time + " · " + b.summary })]));
+      });
+      box.appendChild(risky);
+    }
     box.appendChild(el("h3", { text: "Recent bookings that missed a channel" }));
     var list = el("ul", { className: "failed-bookings" });
     d.failed_bookings.forEach(function (b) {
       list.appendChild(el("li", {}, [
         el("button", { type: "button", className: "linklike", "data-reference": b.reference, onclick: function () { diagnose(b.reference); } }, [b.reference]),
-        " ", el("span", { className: "small", text: b.patient.name + " · " + new Date(b.appointment_at).toLocaleString() + " " }),
-        badge("email " + b.channels.email, tone(b.channels.email)), " ", badge("diary " + b.channels.diary, tone(b.channels.diary))
+        " ", el("span", { className: "small", text: b.patient.name + " · " + when(b.appointment_at) + " " }),
+        badge(statusLabel("email", b.channels.email), tone(b.channels.email)), " ", badge(statusLabel("diary", b.channels.diary), tone(b.channels.diary))
       ]));
     });
     if (!d.failed_bookings.length) list.appendChild(el("li", { className: "empty", text: "None: every recent booking arrived 3 ways." }));
@@ -200,8 +244,8 @@
     box.appendChild(el("h3", { text: "Integration timeline" }));
     var timeline = el("ol", { className: "timeline small" });
     d.timeline.forEach(function (e) {
-      timeline.appendChild(el("li", { text: new Date(e.at).toLocaleString() + " · " + e.kind.replace(/_/g, " ")
-        + (e.reason ? " (" + e.reason.replace(/_/g, " ") + ")" : "") + (e.reference ? " · " + e.reference : "") }));
+      timeline.appendChild(el("li", { text: when(e.at) + " · " + words(EVENT_WORDS, e.kind)
+        + (e.reason ? " (" + words(REASON_WORDS, e.reason) + ")" : "") + (e.reference ? " · " + e.reference : "") }));
     });
     if (!d.timeline.length) timeline.appendChild(el("li", { className: "empty", text: "No integration events." }));
     box.appendChild(timeline);
@@ -225,12 +269,12 @@
     var channels = el("ul", { className: "channels" });
     Object.keys(v.channels).forEach(function (name) {
       var ch = v.channels[name];
-      channels.appendChild(el("li", {}, [name.replace(/_/g, " ") + ": ", badge(ch.status, tone(ch.status))]));
+      channels.appendChild(el("li", {}, [(CHANNEL_WORDS[name] || name.replace(/_/g, " ")) + ": ", badge(words(STATUS_WORDS[name] || {}, ch.status), tone(ch.status))]));
     });
     box.appendChild(channels);
     if (v.practice_alerted.length) {
       box.appendChild(el("p", { className: "small", text: "Practice alerted: " + v.practice_alerted.map(function (a) {
-        return a.kind.replace(/_/g, " ") + " to " + a.recipient + " at " + new Date(a.at).toLocaleString(); }).join("; ") }));
+        return a.kind.replace(/_/g, " ") + " to " + a.recipient + " at " + when(a.at); }).join("; ") }));
     }
     box.appendChild(el("h4", { text: "What to do" }));
     box.appendChild(el("ul", {}, (v.actions || []).map(function (a) { return el("li", { text: typeof a === "string" ? a : (a.text || a.message || a.title || JSON.stringify(a)) }); })));

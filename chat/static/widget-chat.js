@@ -32,6 +32,7 @@
     conversation = c;
     status(describe(c));
     $("composer").hidden = c.status === "closed";
+    $("ask-person").hidden = c.status !== "waiting";  // a person is already here (or the chat ended)
     if (c.status === "closed") { show("ended"); $("rating-form").hidden = !!c.rating; }
     else show("conversation");
   }
@@ -134,6 +135,20 @@
     input.value = "";
     $("read-receipt").textContent = "";
     client.send("send_message", { conversation_id: conversation.id, body: body }).catch(function (error) { input.value = body; fail(error); });
+  });
+  $("ask-person").addEventListener("click", function () {  // the answer desk hands the chat to a person
+    if (!conversation) return;
+    client.call("handoff", { conversation_id: conversation.id }).then(function (answer) {
+      if (answer.error) return fail(answer.error);
+      client.absorb(answer.messages || []);
+      setConversation(answer.conversation);
+      if (answer.request_id) status("No agent is online: your chat is request #" + answer.request_id + ". We will reply by email.");
+    }, fail);
+  });
+  $("messages").addEventListener("click", function (event) {  // tap one of the assistant's choices
+    var choice = event.target.closest && event.target.closest("button.choice");
+    if (!choice || !conversation) return;
+    client.send("send_message", { conversation_id: conversation.id, body: choice.getAttribute("data-reference") }).catch(fail);
   });
   $("end-chat").addEventListener("click", function () {
     client.call("close", { conversation_id: conversation.id }).then(function (answer) { setConversation(answer.conversation); }, fail);

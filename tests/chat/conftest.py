@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 import pytest
@@ -27,9 +27,13 @@ from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
 
-from chat.models import AgentConnection, AgentStatus, CannedReply, Conversation, Message
+from chat.models import AgentConnection, AgentStatus, Conversation, Message
 from helpdesk.core.agents import NewAgent, create_agent
+from helpdesk.core.canned import CannedReply
 from tests.conftest import TEST_SECRETS, migrate, sqlite_url
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "/chat"
@@ -66,6 +70,7 @@ class ChatServer:
             "HELPDESK_DATABASE_URL": self.database_url,
             "HELPDESK_INSTANCE_DIR": str(self.instance_dir),
             "HELPDESK_PORT": str(self.port),
+            "HELPDESK_PUBLIC_URL": self.url,
             "HELPDESK_ASYNC_MODE": self.mode,
             "HELPDESK_OUTBOX_LOOP": "0",
             "HELPDESK_RATELIMIT_ENABLED": "0",
@@ -74,8 +79,8 @@ class ChatServer:
         })
         if self.message_queue:
             env["HELPDESK_SOCKETIO_MESSAGE_QUEUE"] = self.message_queue
-        log = self.log_path.open("ab")
-        self.process = subprocess.Popen([sys.executable, "wsgi.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
+        with self.log_path.open("ab") as log:  # the child keeps its own descriptor
+            self.process = subprocess.Popen([sys.executable, "wsgi.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -263,3 +268,19 @@ def online_agent(chat_server: ChatServer, make_agent: Callable[..., NewAgent],
     peer = peers(chat_server.url, agent.token)
     peer.ok("presence", {"presence": "online"})
     return agent, peer
+
+
+@pytest.fixture
+def contexts(browser: Browser, chat_server: ChatServer) -> Iterator[Callable[[], BrowserContext]]:
+    """Fresh browser contexts on the chat server (one per person in the test), closed afterwards."""
+    opened: list[BrowserContext] = []
+
+    def new() -> BrowserContext:
+        context = browser.new_context(base_url=chat_server.url)
+        context.set_default_timeout(10_000)
+        opened.append(context)
+        return context
+
+    yield new
+    for context in opened:
+        context.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import pytest
@@ -19,24 +19,9 @@ from tests.conftest import ARTIFACTS
 from tests.helpdesk import factories as f
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext
+    from playwright.sync_api import BrowserContext
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def contexts(browser: Browser, chat_server: ChatServer) -> Iterator[Callable[[], BrowserContext]]:
-    opened: list[BrowserContext] = []
-
-    def new() -> BrowserContext:
-        context = browser.new_context(base_url=chat_server.url)
-        context.set_default_timeout(10_000)
-        opened.append(context)
-        return context
-
-    yield new
-    for context in opened:
-        context.close()
 
 
 def test_a_practice_and_an_agent_chat_and_the_agent_shares_an_article(

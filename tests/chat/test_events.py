@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from chat.models import CannedReply, Conversation, Message
+from chat.models import Conversation, Message
 from helpdesk.core.agents import NewAgent
+from helpdesk.core.canned import CannedReply
 from tests.chat.conftest import ChatServer, Peer, widget_token
 
 Connect = Callable[..., Peer]

@@ -9,9 +9,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from chat.models import CannedReply
 from helpdesk.core.agents import NewAgent
 from helpdesk.core.auth import authenticate_socket, console_socket_token
+from helpdesk.core.canned import CannedReply
 from helpdesk.core.errors import DomainError
 from tests.helpdesk.test_console import agent, csrf_token, post_form, signed_in  # noqa: F401 (fixtures)
 
