@@ -21,8 +21,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     import chat
     import kb
-    from helpdesk import bookings, core, outbox, requests, widget
+    from helpdesk import bookings, core, outbox, requests, widget, workspace
 
-    for package in (core, bookings, kb, requests, outbox, chat, widget):
+    for package in (core, bookings, kb, requests, outbox, chat, widget, workspace):
         package.init_app(app)
     return app
