@@ -9,6 +9,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from helpdesk.outbox import cli
+    from helpdesk.core.worker import register_loop
+    from helpdesk.outbox import cli, sender
 
     app.cli.add_command(cli.outbox_group())
+    register_loop(app, "outbox", sender.run_forever, "OUTBOX_LOOP")

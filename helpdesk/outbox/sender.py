@@ -37,9 +37,6 @@ from helpdesk.outbox.models import OutboxMessage
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=5)
-BACKOFF_SECONDS = 30.0
-BACKOFF_MAX_SECONDS = 3600.0
-MAX_ATTEMPTS = 25  # with the cap, about a day of retries
 SMTP_TIMEOUT_SECONDS = 15.0
 WEBHOOK_TIMEOUT_SECONDS = 10.0
 TRANSIENT_HTTP = {408, 425, 429}
@@ -64,8 +61,8 @@ class PassReport:
 
 
 def backoff(attempts: int, config: Mapping[str, Any]) -> timedelta:
-    base = float(config.get("OUTBOX_BACKOFF_SECONDS", BACKOFF_SECONDS))
-    cap = float(config.get("OUTBOX_BACKOFF_MAX_SECONDS", BACKOFF_MAX_SECONDS))
+    base = float(config["OUTBOX_BACKOFF_SECONDS"])
+    cap = float(config["OUTBOX_BACKOFF_MAX_SECONDS"])
     return timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), cap))
 
 
@@ -114,7 +111,7 @@ def _record(session: Session, row: Claimed, token: str, error: DeliveryError | N
         values.update(status="sent", sent_at=now, last_error=None)
         report.sent += 1
     else:
-        give_up = error.permanent or values["attempts"] >= int(config.get("OUTBOX_MAX_ATTEMPTS", MAX_ATTEMPTS))
+        give_up = error.permanent or values["attempts"] >= int(config["OUTBOX_MAX_ATTEMPTS"])
         values.update(last_error=str(error)[:2000], next_attempt_at=now + backoff(values["attempts"], config),
                       status="failed" if give_up else "pending")
         report.errors.append(f"#{row.id} {row.kind} to {row.recipient}: {error}")
@@ -289,7 +286,7 @@ def run_forever(app: Flask, interval: float | None = None, sleep: Callable[[floa
     from helpdesk.core.extensions import socketio
 
     pause = sleep or socketio.sleep
-    wait = float(interval if interval is not None else app.config.get("OUTBOX_INTERVAL_SECONDS", 5))
+    wait = float(interval if interval is not None else app.config["OUTBOX_INTERVAL_SECONDS"])
     while not should_stop():
         busy = False
         with app.app_context():
@@ -306,7 +303,7 @@ def run_forever(app: Flask, interval: float | None = None, sleep: Callable[[floa
 
 def start_background_sender(app: Flask) -> Any:
     """Run the sender inside the server (``wsgi.py``); not under tests or with OUTBOX_LOOP off."""
-    if app.config.get("TESTING") or not app.config.get("OUTBOX_LOOP", True):
+    if app.config.get("TESTING") or not app.config["OUTBOX_LOOP"]:
         return None
     from helpdesk.core.extensions import socketio
 

@@ -26,7 +26,7 @@ def _message_domain() -> str:
 
 def enqueue_email(
     session: Session, to: str, subject: str, template: str, context: dict[str, Any],
-    thread: str | None = None, dedupe_key: str | None = None,
+    thread: str | None = None, dedupe_key: str | None = None, headers: dict[str, str] | None = None,
 ) -> OutboxMessage | None:
     """Queue one email to ``to``, rendered from ``template + '.txt'`` and ``'.html'``.
 
@@ -38,7 +38,8 @@ def enqueue_email(
     ) is not None:
         return None
     subject = " ".join(subject.split())  # a header is one line: no CR/LF injection
-    headers = {"Message-ID": make_msgid(domain=_message_domain())}
+    headers = {"Message-ID": make_msgid(domain=_message_domain()),
+               **{k: " ".join(v.split()) for k, v in (headers or {}).items()}}  # e.g. Reply-To (helpdesk/requests/mail)
     if thread:
         reference = f"<{thread}@{_message_domain()}>"
         headers.update({"References": reference, "In-Reply-To": reference})

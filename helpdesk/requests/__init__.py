@@ -20,6 +20,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(views.hc)
     app.register_blueprint(views.console)
     app.cli.add_command(cli.requests_group())
+    from helpdesk.requests import mail
+
+    mail.init_app(app)  # the email channel: `flask mail serve`
     limit_mb = int(app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024)
     register_error_surface(app, "/hc/requests", messages={
         404: "There is no such request, or it is not yours to see.",

@@ -7,7 +7,6 @@ its practice's) and only their public conversation; anything else is 404.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +20,7 @@ from helpdesk.core.auth import (
     bearer_token,
     console_agent,
     practice_user_for_token,
+    rate_limit_key,
 )
 from helpdesk.core.clock import utcnow
 from helpdesk.core.errors import (
@@ -32,7 +32,7 @@ from helpdesk.core.errors import (
 )
 from helpdesk.core.extensions import limiter
 from helpdesk.core.passwords import API_TOKEN_PREFIX
-from helpdesk.core.web import choices_arg, int_arg
+from helpdesk.core.web import choices_arg, int_arg, json_object
 from helpdesk.requests import queries, service
 from helpdesk.requests.models import PRIORITIES, STATUSES, Request, RequestAttachment
 from helpdesk.requests.storage import attachment_store
@@ -63,13 +63,6 @@ def current_caller(allow_session: bool = False) -> Caller:
             raise Unauthenticated("invalid_token", "the API token is not valid")
         return Caller(agent=agent)
     return Caller(user=practice_user_for_token(token))
-
-
-def _json_object() -> dict[str, Any]:
-    payload = request.get_json(silent=True)
-    if not isinstance(payload, dict):
-        raise BadInput("invalid_json", "send a JSON object (Content-Type: application/json)")
-    return payload
 
 
 def _reject_unknown(payload: dict[str, Any], allowed: set[str]) -> None:
@@ -126,8 +119,7 @@ def detail(req: Request, for_agent: bool) -> dict[str, Any]:
 # --- rate limit for submissions: per widget identity, else per address -----------------------
 
 def _submitter_key() -> str:
-    header = request.headers.get("Authorization", "")
-    return hashlib.sha256(header.encode()).hexdigest() if header else (request.remote_addr or "unknown")
+    return rate_limit_key()  # the verified practice user, not the header's text (helpdesk.core.auth)
 
 
 def rate_limit() -> str:
@@ -160,7 +152,7 @@ def create_request() -> tuple[Response, int]:
         fields: dict[str, Any] = request.form.to_dict()
         uploads = [service.Upload(f.filename or "", f.read()) for f in request.files.getlist("attachments")]
     else:
-        fields = _json_object()
+        fields = json_object()
         uploads = []
         _reject_unknown(fields, {"subject", "description", "email", "booking_reference"})
     submission = service.Submission(
@@ -190,13 +182,12 @@ def update_request(request_id: int) -> Response:
     req = _visible(caller, request_id)  # a practice user learns nothing about others' requests: 404 first
     if caller.agent is None:
         raise Forbidden("agents_only", "only agents can change a request's status, assignee or priority")
-    payload = _json_object()
+    payload = json_object()
     _reject_unknown(payload, {"status", "priority", "assignee_id"})
     service.update_request(
         db.session(), req, caller.agent, utcnow(), status=payload.get("status"), priority=payload.get("priority"),
         assignee_id=payload["assignee_id"] if "assignee_id" in payload else service.UNSET,
     )
-    db.session.commit()
     return jsonify(detail(req, for_agent=True))
 
 
@@ -204,7 +195,7 @@ def update_request(request_id: int) -> Response:
 def add_comment(request_id: int) -> tuple[Response, int]:
     caller = current_caller()
     req = _visible(caller, request_id)
-    payload = _json_object()
+    payload = json_object()
     _reject_unknown(payload, {"body", "public", "status"})
     public = payload.get("public", True)
     if not isinstance(public, bool):
@@ -218,7 +209,6 @@ def add_comment(request_id: int) -> tuple[Response, int]:
         actor = service.Requester.for_practice_user(caller.user, req.requester_email)
     comment = service.add_comment(db.session(), req, actor, payload.get("body"), public=public,
                                   status=payload.get("status"), now=utcnow())
-    db.session.commit()
     return jsonify(queries.comment_row(comment, [], _file_url)), 201
 
 

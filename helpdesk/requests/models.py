@@ -14,7 +14,7 @@ from helpdesk.core.db import Base
 
 STATUSES = ("new", "open", "pending", "solved", "closed")
 PRIORITIES = ("low", "normal", "high", "urgent")
-CHANNELS = ("web", "widget", "api")
+CHANNELS = ("web", "widget", "api", "email")
 AUTHOR_KINDS = ("requester", "agent")
 
 
@@ -88,16 +88,4 @@ class RequestAttachment(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     storage_key: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class CannedReply(Base):
-    """A saved reply an agent can drop into the reply box."""
-
-    __tablename__ = "canned_replies"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    title: Mapped[str] = mapped_column(String(200), unique=True)
-    body: Mapped[str] = mapped_column(Text)
-    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("agents.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

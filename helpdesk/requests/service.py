@@ -22,15 +22,14 @@ from sqlalchemy.orm import Session
 from helpdesk.bookings.queries import diagnose_booking
 from helpdesk.core.agents import Agent
 from helpdesk.core.auth import PracticeUser
-from helpdesk.core.errors import Conflict, InvalidInput, NotFound, TooLarge
-from helpdesk.core.text import EMAIL_RE
+from helpdesk.core.errors import Conflict, InvalidInput, TooLarge
+from helpdesk.core.text import EMAIL_RE, clean_text
 from helpdesk.core.web import absolute_url
 from helpdesk.outbox.service import enqueue_email, enqueue_webhooks
 from helpdesk.requests import storage
 from helpdesk.requests.models import (
     PRIORITIES,
     STATUSES,
-    CannedReply,
     Request,
     RequestAttachment,
     RequestComment,
@@ -87,24 +86,8 @@ Actor = Agent | Requester
 
 # --- validation -------------------------------------------------------------------------------
 
-def _text(value: Any, field: str, limit: int, required: bool = True) -> str:
-    if value is None:
-        value = ""
-    if not isinstance(value, str):
-        raise InvalidInput("invalid_field", f"{field} must be text", field=field)
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput("missing_field", f"{field} is required", field=field)
-    if len(value) > limit:
-        raise InvalidInput("too_long", f"{field} must be at most {limit:,} characters (got {len(value):,})",
-                       field=field)
-    if "\x00" in value:
-        raise InvalidInput("invalid_field", f"{field} contains a NUL character", field=field)
-    return value
-
-
 def clean_email(value: Any) -> str:
-    email = _text(value, "email", 320).lower()
+    email = clean_text(value, "email", 320).lower()
     if not EMAIL_RE.match(email):
         raise InvalidInput("invalid_email", f"{email!r} is not an email address", field="email")
     return email
@@ -199,17 +182,25 @@ def _email_subject(req: Request, what: str = "") -> str:
 
 
 def _notify_requester(session: Session, req: Request, template: str, what: str, **context: Any) -> None:
+    from helpdesk.requests.mail import (
+        outgoing,  # the email channel: Reply-To and Message-ID threading
+    )
+
     link = absolute_url("hc_requests.access", token=access_token(req))
-    enqueue_email(session, req.requester_email, _email_subject(req, what), f"requests/email/{template}",
-                  {"req": req, "link": link, **context}, thread=_thread(req))
+    row = enqueue_email(session, req.requester_email, _email_subject(req, what), f"requests/email/{template}",
+                        {"req": req, "link": link, **context}, thread=_thread(req), headers=outgoing.reply_headers(req))
+    outgoing.record_sent(session, row, req)
 
 
 def _notify_agents(session: Session, req: Request, template: str, what: str, agents: Sequence[Agent],
                    **context: Any) -> None:
+    from helpdesk.requests.mail import outgoing
+
     link = absolute_url("console_requests.show", request_id=req.id)
     for agent in agents:
-        enqueue_email(session, agent.email, _email_subject(req, what), f"requests/email/{template}",
-                      {"req": req, "link": link, "agent": agent, **context}, thread=_thread(req))
+        row = enqueue_email(session, agent.email, _email_subject(req, what), f"requests/email/{template}",
+                            {"req": req, "link": link, "agent": agent, **context}, thread=_thread(req))
+        outgoing.record_sent(session, row, None)  # ours (a loop if it comes back), but no thread to reply into
 
 
 def _active_agents(session: Session) -> list[Agent]:
@@ -236,15 +227,17 @@ def _updated(session: Session, req: Request, changes: dict[str, Any], now: datet
 
 # --- submit -----------------------------------------------------------------------------------
 
-def _booking_snapshot(session: Session, requester: Requester, reference: str, now: datetime) -> dict[str, Any] | None:
+def _booking_snapshot(session: Session, requester: Requester, reference: str, now: datetime,
+                      practice_id: str | None = None) -> dict[str, Any] | None:
     if not reference:
         return None
     if not REFERENCE_RE.match(reference):
         raise InvalidInput("invalid_field", "booking_reference is not a booking reference", field="booking_reference")
     user = requester.practice_user
-    if user is None:
+    practice_id = user.practice_id if user else practice_id
+    if practice_id is None:
         return None  # an anonymous requester names no practice: the reference is kept as text only
-    verdict = diagnose_booking(session, user.practice_id, reference, now, reveal=False)
+    verdict = diagnose_booking(session, practice_id, reference, now, reveal=False)
     if verdict is None:
         raise InvalidInput("unknown_booking", f"your practice has no booking with reference {reference}",
                        field="booking_reference")
@@ -252,19 +245,21 @@ def _booking_snapshot(session: Session, requester: Requester, reference: str, no
 
 
 def submit_request(session: Session, requester: Requester, submission: Submission, channel: str,
-                   now: datetime) -> Request:
-    subject = " ".join(_text(submission.subject, "subject", SUBJECT_MAX).split())  # one line: it heads emails
-    description = _text(submission.description, "description", BODY_MAX)
+                   now: datetime, practice_id: str | None = None) -> Request:
+    """Open a request. ``practice_id`` (without a practice user) is a practice the caller has already
+    matched the requester to, e.g. by the sender of an email (helpdesk/requests/mail)."""
+    subject = " ".join(clean_text(submission.subject, "subject", SUBJECT_MAX).split())  # one line: it heads emails
+    description = clean_text(submission.description, "description", BODY_MAX)
     email = clean_email(requester.email or submission.email)
-    name = _text(requester.name or submission.name, "name", NAME_MAX, required=False)
-    reference = _text(submission.booking_reference, "booking_reference", 64, required=False)
+    name = clean_text(requester.name or submission.name, "name", NAME_MAX, required=False)
+    reference = clean_text(submission.booking_reference, "booking_reference", 64, required=False)
     checked = check_uploads(submission.uploads)
-    snapshot = _booking_snapshot(session, requester, reference, now)
+    snapshot = _booking_snapshot(session, requester, reference, now, practice_id)
     user = requester.practice_user
 
     req = Request(
         subject=subject, status="new", priority="normal", channel=channel,
-        practice_id=user.practice_id if user else None, requester_user_id=user.user_id if user else None,
+        practice_id=user.practice_id if user else practice_id, requester_user_id=user.user_id if user else None,
         requester_email=email, requester_name=name, booking_reference=reference or None,
         booking_snapshot=snapshot, created_at=now, updated_at=now,
     )
@@ -292,7 +287,7 @@ def add_comment(session: Session, req: Request, actor: Actor, body: Any, public:
     ``status`` (agents only) submits the reply "as" a status, e.g. pending while the requester answers.
     """
     assert now is not None
-    text = _text(body, "body", BODY_MAX)
+    text = clean_text(body, "body", BODY_MAX)
     checked = check_uploads(uploads)
     if req.status == "closed":
         raise Conflict("request_closed", "this request is closed; please submit a new request")
@@ -417,22 +412,3 @@ def close_solved(session: Session, now: datetime, days: int) -> list[int]:
         _apply_status(req, "closed", now)
         _updated(session, req, {"status": {"from": "solved", "to": "closed"}, "by": "schedule"}, now)
     return [req.id for req in due]
-
-
-# --- canned replies ---------------------------------------------------------------------------
-
-def create_canned_reply(session: Session, agent: Agent, title: Any, body: Any) -> CannedReply:
-    title = _text(title, "title", 200)
-    body = _text(body, "body", BODY_MAX)
-    if session.scalar(select(CannedReply.id).where(CannedReply.title == title)) is not None:
-        raise Conflict("duplicate_title", f"a canned reply called {title!r} already exists", field="title")
-    reply = CannedReply(title=title, body=body, created_by_id=agent.id)
-    session.add(reply)
-    return reply
-
-
-def delete_canned_reply(session: Session, agent: Agent, reply_id: int) -> None:
-    reply = session.get(CannedReply, reply_id)
-    if reply is None:
-        raise NotFound("not_found", "canned reply not found")
-    session.delete(reply)

@@ -22,19 +22,24 @@ from flask import (
     session,
     url_for,
 )
-from sqlalchemy import select
 
 from helpdesk.bookings import queries as booking_queries
 from helpdesk.bookings.models import Practice
 from helpdesk.core import db
-from helpdesk.core.audit import record_audit
+from helpdesk.core.audit import AuditAction, audit_request
 from helpdesk.core.auth import login_required, session_practice_user
+from helpdesk.core.canned import (
+    CannedReply,
+    add_canned_reply,
+    canned_replies,
+    delete_canned_reply,
+)
 from helpdesk.core.clock import utcnow
 from helpdesk.core.errors import DomainError, http_status
 from helpdesk.core.extensions import limiter
 from helpdesk.requests import queries, service
 from helpdesk.requests.api import file_response, parse_filters, rate_limit
-from helpdesk.requests.models import PRIORITIES, STATUSES, CannedReply, Request
+from helpdesk.requests.models import PRIORITIES, STATUSES, Request
 from helpdesk.requests.storage import ALLOWED_TYPES, MAX_ATTACHMENTS
 
 hc = Blueprint("hc_requests", __name__, url_prefix="/hc/requests", template_folder="templates",
@@ -157,7 +162,6 @@ def reply(request_id: int) -> Response:
     try:
         service.add_comment(db.session(), req, _requester_for(req), request.form.get("body"), uploads=_uploads(),
                             now=utcnow())
-        db.session.commit()
         flash("Your reply was sent to the support team.")
     except DomainError as exc:
         db.session.rollback()
@@ -169,7 +173,6 @@ def reply(request_id: int) -> Response:
 def solve(request_id: int) -> Response:
     req = _requester_request(request_id)
     service.solve_by_requester(db.session(), req, _requester_for(req), utcnow())
-    db.session.commit()
     flash("Marked as solved. If you reply, we will reopen it.")
     return redirect(url_for("hc_requests.show", request_id=req.id), 303)  # type: ignore[return-value]
 
@@ -197,7 +200,6 @@ def _attempt(work: Callable[[], str]) -> None:
     """Call a service at the edge: commit and flash its message, or roll back and flash why not."""
     try:
         message = work()
-        db.session.commit()
         flash(message)
     except DomainError as exc:
         db.session.rollback()
@@ -241,7 +243,7 @@ def _diagnostics(req: Request) -> dict[str, Any]:
     now = utcnow()
     verdict = (booking_queries.diagnose_booking(db.session(), practice.id, req.booking_reference, now)
                if req.booking_reference else None)
-    record_audit(db.session(), g.agent, "view_diagnostics", practice.id, f"request:{req.id}", ip=request.remote_addr)
+    audit_request(AuditAction.VIEW_DIAGNOSTICS, practice.id, f"request:{req.id}")
     return {
         "practice": practice,
         "tz": practice.timezone,
@@ -257,12 +259,11 @@ def _diagnostics(req: Request) -> dict[str, Any]:
 def agent_show(request_id: int) -> str:
     req = _agent_request(request_id)
     context = _diagnostics(req)
-    db.session.commit()  # the audit entry
     return render_template(
         "requests/agent_show.html", req=req, now=utcnow(), is_overdue=queries.is_overdue,
         thread=queries.conversation(db.session(), req, include_internal=True),
         agents=queries.active_agents(db.session()), transitions=service.TRANSITIONS,
-        canned=db.session.scalars(select(CannedReply).order_by(CannedReply.title)).all(),
+        canned=canned_replies(db.session()),
         max_attachments=MAX_ATTACHMENTS, allowed_types=ALLOWED_TYPES, **context,
     )
 
@@ -317,7 +318,7 @@ def agent_attachment(request_id: int, attachment_id: int) -> Response:
 @console.get("/canned")
 @login_required
 def canned() -> str:
-    replies = db.session.scalars(select(CannedReply).order_by(CannedReply.title)).all()
+    replies = canned_replies(db.session())
     return render_template("requests/canned.html", replies=replies)
 
 
@@ -325,7 +326,7 @@ def canned() -> str:
 @login_required
 def canned_create() -> Response:
     def create() -> str:
-        service.create_canned_reply(db.session(), g.agent, request.form.get("title"), request.form.get("body"))
+        add_canned_reply(db.session(), g.agent, request.form.get("title"), request.form.get("body"))
         return "Canned reply saved."
 
     _attempt(create)
@@ -335,7 +336,6 @@ def canned_create() -> Response:
 @console.post("/canned/<int:reply_id>/delete")
 @login_required
 def canned_delete(reply_id: int) -> Response:
-    service.delete_canned_reply(db.session(), g.agent, reply_id)
-    db.session.commit()
+    delete_canned_reply(db.session(), g.agent, db.session.get(CannedReply, reply_id))
     flash("Canned reply deleted.")
     return redirect(url_for("console_requests.canned"), 303)  # type: ignore[return-value]

@@ -19,8 +19,29 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "mail_messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("message_id", sa.String(length=255), nullable=True),
+        sa.Column("direction", sa.String(length=8), nullable=False),
+        sa.Column("request_id", sa.Integer(), nullable=True),
+        sa.Column("comment_id", sa.Integer(), nullable=True),
+        sa.Column("sender", sa.String(length=320), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(["request_id"], ["requests.id"], name=op.f("fk_mail_messages_request_id_requests"),
+                                ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["comment_id"], ["request_comments.id"],
+                                name=op.f("fk_mail_messages_comment_id_request_comments"), ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_mail_messages")),
+        sa.UniqueConstraint("message_id", name=op.f("uq_mail_messages_message_id")),
+    )
+    op.create_index("ix_mail_messages_request_id", "mail_messages", ["request_id"])
+    op.create_index("ix_mail_messages_sender_created", "mail_messages", ["sender", "created_at"])
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_mail_messages_sender_created", table_name="mail_messages")
+    op.drop_index("ix_mail_messages_request_id", table_name="mail_messages")
+    op.drop_table("mail_messages")
