@@ -30,7 +30,7 @@ if not FROM_FLASK_CLI:
 
 from helpdesk import create_app  # noqa: E402
 from helpdesk.core.extensions import socketio  # noqa: E402
-from helpdesk.outbox.sender import start_background_sender  # noqa: E402
+from helpdesk.core.worker import start_in_server  # noqa: E402
 
 app = create_app({"ASYNC_MODE": "threading"} if FROM_FLASK_CLI else None)
 
@@ -72,10 +72,28 @@ def serve_eventlet(host: str, port: int, nodelay: bool, max_connections: int) ->
     eventlet.wsgi.server(listener, app, log_output=False, max_size=max_connections, protocol=Protocol)
 
 
+def serve_gevent(host: str, port: int, nodelay: bool) -> None:
+    """gevent's WSGI server; WebSockets through simple-websocket (Engine.IO's gevent driver uses it
+    when gevent-websocket is absent). TCP_NODELAY as for eventlet (accepted sockets inherit it)."""
+    import socket
+
+    from gevent import pywsgi
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if nodelay:
+        listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    listener.bind((host, port))
+    listener.listen(1024)
+    pywsgi.WSGIServer(listener, app, log=None).serve_forever()
+
+
 if __name__ == "__main__":
     host, port, mode = app.config["HOST"], app.config["PORT"], app.config["ASYNC_MODE"]
     print(f"Practice Helpdesk on http://{host}:{port}/ ({mode})", flush=True)
-    start_background_sender(app)  # delivers the email/webhook outbox (HELPDESK_OUTBOX_LOOP)
+    # The outbox sender, the incident sweep and digest (each its own *_LOOP setting); none of them
+    # with HELPDESK_BACKGROUND_LOOPS=false, where `flask --app wsgi worker run` runs them instead.
+    start_in_server(app)
     # Everything loaded so far (modules, the app: ~150,000 objects) lives as long as the process: move it
     # out of the garbage collector's sight. Otherwise each full collection walks all of it and
     # stops every green thread for ~200 ms, every few seconds under chat load (docs/PERFORMANCE.md).
@@ -83,6 +101,9 @@ if __name__ == "__main__":
     gc.freeze()
     if mode == "eventlet":
         serve_eventlet(host, port, app.config["TCP_NODELAY"], app.config["MAX_CONNECTIONS"])
+        raise SystemExit(0)
+    if mode == "gevent":
+        serve_gevent(host, port, app.config["TCP_NODELAY"])
         raise SystemExit(0)
     socketio.run(
         app,
