@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: install browsers test run check bench bench-diagnostics
+.PHONY: install test-deps test test-shifted run check bench bench-diagnostics cluster
 
 install: $(STAMP)
 
@@ -17,15 +17,31 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@
 
-# Debian's Chromium, driven by Playwright in the browser tests (no browser download).
-browsers:
-	@if [ ! -x $(CHROMIUM) ]; then \
-		echo "Installing Debian's chromium for the browser tests"; \
-		apt-get update && apt-get install -y chromium; \
+# Debian's packages the tests drive for real: Chromium (browser tests, through Playwright; no
+# browser download), faketime (`make test-shifted`), HAProxy (tests/cluster, `make cluster`) and
+# Dovecot (the IMAP server of tests/helpdesk/requests/mail). Installed once, when missing.
+DEBIAN_TEST_PACKAGES := chromium faketime haproxy dovecot-imapd
+test-deps:
+	@missing=$$(for p in $(DEBIAN_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing Debian packages for the tests:" $$missing; \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y $$missing; \
 	fi
 
-test: install browsers
+# N web processes (default 2) + a worker on PostgreSQL (database helpdesk_cluster, created if
+# missing) and Redis, behind HAProxy on CLUSTER_PORT (8080); Ctrl+C stops it all (deploy/cluster.py).
+N ?= 2
+cluster: install test-deps
+	N=$(N) $(BIN)/python deploy/cluster.py
+
+test: install test-deps
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The non-browser suite with the clock DAYS ahead, so no test can depend on today's date.
+# Only the wall clock moves (DONT_FAKE_MONOTONIC): libfaketime 0.9.10 hangs timed waits otherwise.
+DAYS ?= 400
+test-shifted: install test-deps
+	FAKETIME_DISABLE_SHM=1 DONT_FAKE_MONOTONIC=1 faketime -f "+$(DAYS)d" $(BIN)/pytest -m "not browser" --ignore=tests/cluster $(PYTEST_ARGS)
 
 run: install
 	$(BIN)/flask --app wsgi db upgrade

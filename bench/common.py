@@ -74,6 +74,7 @@ def base_env(database_url: str, instance_dir: Path, **settings: str) -> dict[str
         "HELPDESK_DATABASE_URL": database_url,
         "HELPDESK_INSTANCE_DIR": str(instance_dir),
         "HELPDESK_HOST": HOST,
+        "HELPDESK_PUBLIC_URL": f"http://{HOST}",  # required with a database URL (helpdesk/core/security.py)
         "HELPDESK_RATELIMIT_ENABLED": "false",
         "PYTHONUNBUFFERED": "1",
     })
@@ -220,3 +221,26 @@ def machine() -> str:
                 model = line.split(":", 1)[1].strip()
                 break
     return f"{cpus} CPU(s) {model}".strip() + f", Python {sys.version.split()[0]}"
+
+
+def fresh_database(url: str | None) -> str:
+    """An empty database migrated to head: PostgreSQL's public schema dropped and made again, or a
+    new SQLite file under ``HELPDESK_INSTANCE_DIR`` when no URL is given."""
+    import logging
+
+    from alembic import command
+    from sqlalchemy import create_engine
+
+    from helpdesk.core.cli import alembic_config
+
+    if url and url.startswith("postgresql"):
+        engine = create_engine(url)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            conn.exec_driver_sql("CREATE SCHEMA public")
+        engine.dispose()
+    if not url:
+        url = f"sqlite:///{os.environ['HELPDESK_INSTANCE_DIR']}/bench.db"
+    logging.disable(logging.INFO)
+    command.upgrade(alembic_config(url), "head")
+    return url

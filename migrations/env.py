@@ -19,7 +19,7 @@ from sqlalchemy.types import TypeDecorator
 from helpdesk.core.db import Base, make_engine
 
 # Every package that owns tables; the ones not written yet are skipped.
-MODEL_MODULES = ("helpdesk.core.agents", "helpdesk.core.audit", "helpdesk.bookings.models", "helpdesk.requests.models", "helpdesk.outbox.models", "chat.models", "kb.models")
+MODEL_MODULES = ("helpdesk.core.agents", "helpdesk.core.audit", "helpdesk.core.canned", "helpdesk.core.sessions", "helpdesk.bookings.models", "helpdesk.requests.models", "helpdesk.requests.mail.models", "helpdesk.outbox.models", "chat.models", "chat.assistant.models", "kb.models", "helpdesk.workspace.models")
 
 config = context.config
 

@@ -69,7 +69,9 @@ class Config:
         self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")
         self.RATELIMIT_ENABLED = _env_bool("RATELIMIT_ENABLED", True)
-        self.SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)
+        self.RATELIMIT_HEADERS_ENABLED = True  # a 429 carries Retry-After (and X-RateLimit-*)
+        self.SESSION_COOKIE_SECURE = _env_bool("SESSION_COOKIE_SECURE", False)  # also turns on HSTS (core/security.py)
+        self.PROXY_FIX = int(_env("PROXY_FIX", "0"))  # proxies in front that set X-Forwarded-*; 0: trust none
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.PERMANENT_SESSION_LIFETIME = timedelta(hours=int(_env("SESSION_HOURS", "12")))
@@ -77,6 +79,18 @@ class Config:
         self.BOOKINGS_PAGE_SIZE = int(_env("BOOKINGS_PAGE_SIZE", "50"))
         self.HEALTH_WINDOW_DAYS = int(_env("HEALTH_WINDOW_DAYS", "30"))
         self.CONNECTOR_SILENT_AFTER_MINUTES = int(_env("CONNECTOR_SILENT_AFTER_MINUTES", "15"))
+        self.WORKSPACE_POLL_SECONDS = float(_env("WORKSPACE_POLL_SECONDS", "10"))  # console counts (helpdesk/workspace)
+        # Bookings at risk, the morning digest and incidents (helpdesk/bookings: digest, incidents, watch).
+        self.DIGEST_DEFAULT_TIME = _env("DIGEST_DEFAULT_TIME", "07:00")  # local, when a practice sets none
+        self.DIGEST_CATCH_UP_MINUTES = int(_env("DIGEST_CATCH_UP_MINUTES", "180"))  # still sent this late, not later
+        self.INCIDENT_CONNECTOR_MINUTES = int(_env("INCIDENT_CONNECTOR_MINUTES", "15"))  # of opening time
+        self.INCIDENT_FAILED_INSERTS = int(_env("INCIDENT_FAILED_INSERTS", "3"))
+        self.INCIDENT_FAILED_WINDOW_MINUTES = int(_env("INCIDENT_FAILED_WINDOW_MINUTES", "60"))
+        self.INCIDENT_PLATFORM_PRACTICES = int(_env("INCIDENT_PLATFORM_PRACTICES", "5"))
+        self.INCIDENT_DETECT_AT_INGEST = _env_bool("INCIDENT_DETECT_AT_INGEST", True)  # off only to measure its cost
+        self.BACKGROUND_LOOPS = _env_bool("BACKGROUND_LOOPS", True)  # off on cluster web processes: `flask worker run` runs them
+        self.WATCH_LOOP = _env_bool("WATCH_LOOP", True)  # the server's incident sweep and digest loop
+        self.WATCH_INTERVAL_SECONDS = float(_env("WATCH_INTERVAL_SECONDS", "60"))
         self.SQL_ECHO = _env_bool("SQL_ECHO", False)
         # Requests and the outbox (helpdesk/requests, helpdesk/outbox).
         self.PUBLIC_URL = _env("PUBLIC_URL")  # how emails link back, e.g. https://help.example.com
@@ -88,6 +102,17 @@ class Config:
         self.OUTBOX_INTERVAL_SECONDS = float(_env("OUTBOX_INTERVAL_SECONDS", "5"))
         self.REQUESTS_CLOSE_AFTER_DAYS = int(_env("REQUESTS_CLOSE_AFTER_DAYS", "4"))
         self.REQUESTS_RATE_LIMIT = _env("REQUESTS_RATE_LIMIT", "5 per minute;30 per day")
+        self.OUTBOX_BACKOFF_SECONDS = float(_env("OUTBOX_BACKOFF_SECONDS", "30"))
+        self.OUTBOX_BACKOFF_MAX_SECONDS = float(_env("OUTBOX_BACKOFF_MAX_SECONDS", "3600"))
+        self.OUTBOX_MAX_ATTEMPTS = int(_env("OUTBOX_MAX_ATTEMPTS", "25"))  # with the cap, about a day of retries
+        self.KB_WRITE_RATE_LIMIT = _env("KB_WRITE_RATE_LIMIT", "60 per minute")  # votes, follows, comments
+        # The email channel (helpdesk/requests/mail): `flask mail serve` listens here.
+        self.MAIL_LISTEN = _env("MAIL_LISTEN", "127.0.0.1:2525")
+        self.MAIL_REPLY_DOMAIN = _env("MAIL_REPLY_DOMAIN")  # support+<token>@this; unset: MAIL_FROM's domain
+        self.MAIL_MAX_BYTES = int(_env("MAIL_MAX_BYTES", str(25 * 1024 * 1024)))
+        self.MAIL_SENDER_PER_HOUR = int(_env("MAIL_SENDER_PER_HOUR", "30"))  # mails kept per sender per hour
+        self.IMAP_URL = _env("IMAP_URL")  # imap(s)://user:pass@host/INBOX: `flask mail poll` instead of SMTP
+        self.IMAP_INTERVAL_SECONDS = float(_env("IMAP_INTERVAL_SECONDS", "60"))
 
     def as_mapping(self) -> dict[str, object]:
         return {key: value for key, value in vars(self).items() if key.isupper()}

@@ -81,8 +81,8 @@ def test_smtp_down_keeps_every_row_and_backs_off(app: Flask, ctx: Session, smtp:
     assert sorted(str(m["To"]) for m in smtp.inbox.wait_for(3)) == [f"r{i}@example.test" for i in range(3)]
 
 
-def test_backoff_doubles_up_to_a_cap() -> None:
-    waits = [sender.backoff(n, {}).total_seconds() for n in (1, 2, 3, 4, 10, 30)]
+def test_backoff_doubles_up_to_a_cap(app: Flask) -> None:
+    waits = [sender.backoff(n, app.config).total_seconds() for n in (1, 2, 3, 4, 10, 30)]
     assert waits == [30, 60, 120, 240, 3600, 3600]
 
 
