@@ -4,6 +4,7 @@ domain reaches into another's HTTP or Socket.IO edge or its private names."""
 from __future__ import annotations
 
 import ast
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,3 +105,14 @@ def test_a_forbidden_import_is_caught(tmp_path: Path, monkeypatch: pytest.Monkey
     target.write_text(code)
     found = violations([target])
     assert len(found) == 1 and complaint in found[0], found
+
+
+WALL_CLOCK = re.compile(r"\b(?:datetime\.(?:now|utcnow|today)|date\.today|time\.time)\(")
+
+
+def test_time_comes_from_the_one_clock() -> None:
+    """Every "now" goes through helpdesk.core.clock, so tests can move it."""
+    readers = [f"{path.relative_to(ROOT)}:{n}" for path in application_files()
+               if path != ROOT / "helpdesk" / "core" / "clock.py"
+               for n, line in enumerate(path.read_text().splitlines(), 1) if WALL_CLOCK.search(line)]
+    assert readers == []

@@ -276,3 +276,15 @@ def test_every_requests_route_is_documented(client: FlaskClient, app: Any) -> No
             assert path in spec["paths"], path
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 assert method.lower() in spec["paths"][path], (method, path)
+
+
+def test_links_in_emails_never_come_from_the_host_header(client: FlaskClient, db_session: Session,
+                                                        widget_headers: Headers) -> None:
+    headers = {**widget_headers("P1", "u-1"), "Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    created = create(client, headers)
+    emails = db_session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "email")).all()
+    assert emails, "the confirmation and the agents' notice are queued"
+    for email in emails:
+        text = f"{email.payload.get('text', '')} {email.payload.get('html', '')}"
+        assert "evil.example" not in text
+        assert "http://help.test/hc/requests" in text or f"http://help.test/console/requests/{created['id']}" in text
