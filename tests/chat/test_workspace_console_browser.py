@@ -1,4 +1,4 @@
-"""The chat console with the workspace (issue 13), against a real chat server: a practice starts
+"""The chat console with the workspace, against a real chat server: a practice starts
 a chat and the agent's tab title and navigation count it; the agent accepts with the ``a`` key;
 the diagnostics panel writes the practice's times in the practice's zone and its codes in words."""
 
