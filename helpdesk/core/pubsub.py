@@ -13,6 +13,7 @@ the same way, on the next read.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Iterator
@@ -42,11 +43,10 @@ class WatchfulRedisManager(RedisManager):  # type: ignore[misc]
         self.reconnects = 0  # how often the listener came back (tests read it from the log)
 
     def _close_pubsub(self) -> None:
-        try:
+        # Closing a dead connection may fail; it is dropped anyway.
+        with contextlib.suppress(Exception):
             if self.pubsub is not None:
                 self.pubsub.close()
-        except Exception:  # noqa: BLE001 (closing a dead connection may fail; it is dropped anyway)
-            pass
         self.connected = False
 
     def _redis_listen_with_retries(self) -> Iterator[dict[str, Any]]:  # pragma: no cover (tests/cluster)

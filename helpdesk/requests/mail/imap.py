@@ -11,6 +11,7 @@ addresses found, the support address if none.
 
 from __future__ import annotations
 
+import contextlib
 import email
 import email.policy
 import imaplib
@@ -92,8 +93,6 @@ def poll_once(app: Flask, url: str | None = None, handler: MailHandler | None = 
                 report.retry += 1  # left unseen: the next pass tries again
         client.expunge()
     finally:
-        try:
+        with contextlib.suppress(OSError, imaplib.IMAP4.error):
             client.logout()
-        except (OSError, imaplib.IMAP4.error):
-            pass
     return report

@@ -9,6 +9,7 @@ nothing is lost. Database work runs in worker threads, off the SMTP event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -57,10 +58,8 @@ class MailHandler:
                 return _refusal(exc)
             except SQLAlchemyError as exc:
                 log.warning("mail: database unavailable, answering 451: %s", exc)
-                try:
+                with contextlib.suppress(SQLAlchemyError):  # the connection may be gone with the database
                     session.rollback()
-                except SQLAlchemyError:
-                    pass
                 return TEMPORARY
             except Exception:
                 log.exception("mail: could not process a message")
