@@ -80,6 +80,8 @@ def test_a_new_chat_shows_in_the_title_the_navigation_and_the_favicon(page: Page
     expect(page).to_have_title("Practices · Practice Helpdesk")
     waiting = page.locator("[data-count='waiting_chats']")
     expect(waiting).to_be_hidden()
+    # the first poll has been drawn: only a rise after it is news, so the chat must come after it
+    expect(page.locator("link[data-workspace-favicon][data-count='0']")).to_have_count(1)
     before = page.locator("link[data-workspace-favicon]").get_attribute("href")
     with Session(db.get_engine(live_app)) as session:  # an agent online, then the practice starts a chat
         now = utcnow()
