@@ -4,6 +4,7 @@
     .venv/bin/python bench/chat.py latency --messages 2000
     .venv/bin/python bench/chat.py throughput --conversations 100 --rate 500 --seconds 20
     .venv/bin/python bench/chat.py idle --clients 2000 --hold 60
+    .venv/bin/python bench/chat.py node --messages 2000 --rounds 3
 
 latency     one conversation, one message at a time: send_message -> acknowledgement, measured on
             a server with Nagle's algorithm left on (HELPDESK_TCP_NODELAY=0, the stock eventlet
@@ -11,6 +12,12 @@ latency     one conversation, one message at a time: send_message -> acknowledge
 throughput  N concurrent conversations, practices sending at a fixed total rate (open loop);
             every message must be acknowledged and delivered to the conversation's agent exactly
             once; delivery latency is send -> the agent's client receiving it.
+node        our send_message -> acknowledgement against the same round trip on a minimal Node
+            socket.io server doing the same durable work (bench/node_chat/server.js: SQLite through
+            better-sqlite3, WAL, synchronous=NORMAL, per-conversation seq, unique client_id, emit to
+            the room, acknowledge), both timed by the official socket.io JavaScript client
+            (bench/node_chat/roundtrip.js), alternating rounds in one run; with each server's CPU
+            time per message, which other work on the machine disturbs less than wall time.
 idle        N connected, idle Socket.IO clients (raw Engine.IO v4 over WebSocket, answering the
             server's heartbeats) held for a while; the server process's resident memory.
 
@@ -27,6 +34,7 @@ import os
 import selectors
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -44,7 +52,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 from helpdesk.core.agents import create_agent  # noqa: E402
 from helpdesk.core.cli import alembic_config  # noqa: E402
 from helpdesk.core.db import make_engine  # noqa: E402
-from tests.chat.conftest import ChatServer, widget_token  # noqa: E402
+from tests.chat.conftest import ChatServer, free_port, widget_token  # noqa: E402
 
 NS = "/chat"
 
@@ -156,6 +164,80 @@ def latency(args: argparse.Namespace) -> list[dict[str, Any]]:
         print(f"latency  {label:28} send->ack p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms"
               f"  mean {r['mean_ms']:6.2f} ms  ({r['messages']} messages)", flush=True)
     return results
+
+
+# --- node: the same round trip against a Node socket.io server ---------------------------------
+
+NODE_DIR = ROOT / "bench" / "node_chat"
+
+
+def node_ready() -> None:
+    """Install the reference's packages from its lock file once (npm registry; better-sqlite3 builds)."""
+    if not (NODE_DIR / "node_modules" / "better-sqlite3").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True)
+
+
+def js_roundtrips(url: str, token: str, conversation_id: int, messages: int, join: bool) -> list[float]:
+    argv = ["node", "roundtrip.js", url, token, str(conversation_id), str(messages), "200"] + (["join"] if join else [])
+    done = subprocess.run(argv, cwd=NODE_DIR, check=True, capture_output=True, text=True, timeout=600)
+    return json.loads(done.stdout)["times"]
+
+
+def summary(name: str, times: list[float], cpu: float) -> dict[str, Any]:
+    return {"server": name, "messages": len(times), "p50_ms": round(pct(times, 50), 3),
+            "p99_ms": round(pct(times, 99), 3), "cpu_ms_per_message": round(cpu * 1000 / len(times), 3)}
+
+
+def ours_round(messages: int) -> dict[str, Any]:
+    world = World()
+    try:
+        agent = world.client(world.agent_tokens[0])
+        call(agent, "presence", {"presence": "online"})
+        practice, conversation_id = open_chat(world, agent, "P-node")
+        pid = world.server.process.pid  # type: ignore[union-attr]
+        cpu = cpu_seconds(pid)
+        times = js_roundtrips(world.server.url, widget_token("P-node", user_id="u"), conversation_id, messages, join=False)
+        cpu = cpu_seconds(pid) - cpu
+        practice.disconnect()
+        agent.disconnect()
+        return summary("ours", times, cpu)
+    finally:
+        world.close()
+
+
+def node_round(messages: int) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="bench-node-"))
+    port = free_port()
+    server = subprocess.Popen(["node", "server.js", str(port), str(tmp / "chat.db"), "bench"], cwd=NODE_DIR,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None and server.stdout.readline().startswith("listening")
+        url = f"http://127.0.0.1:{port}"
+        listener = socketio.Client(reconnection=False)  # the agent's side of the room
+        listener.connect(url, namespaces=[NS], auth={"token": "bench"}, transports=["websocket"], wait_timeout=10)
+        call(listener, "join", {"conversation_id": 1})
+        cpu = cpu_seconds(server.pid)
+        times = js_roundtrips(url, "bench", 1, messages, join=True)
+        cpu = cpu_seconds(server.pid) - cpu
+        listener.disconnect()
+        return summary("node", times, cpu)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def node(args: argparse.Namespace) -> dict[str, Any]:
+    node_ready()
+    rounds = [run(args.messages) for _ in range(args.rounds) for run in (ours_round, node_round)]
+    for r in rounds:
+        print(f"node     {r['server']:5} send->ack p50 {r['p50_ms']:7.3f} ms  p99 {r['p99_ms']:7.3f} ms"
+              f"  server CPU {r['cpu_ms_per_message']:6.3f} ms/message ({r['messages']} messages)", flush=True)
+    best = {name: min((r for r in rounds if r["server"] == name), key=lambda r: r["p50_ms"]) for name in ("ours", "node")}
+    ratio = {key: round(best["ours"][key] / best["node"][key], 2) for key in ("p50_ms", "p99_ms", "cpu_ms_per_message")}
+    print(f"node     ours / node (best round of each): p50 {ratio['p50_ms']}x  p99 {ratio['p99_ms']}x"
+          f"  CPU per message {ratio['cpu_ms_per_message']}x; load {load()}", flush=True)
+    return {"rounds": rounds, "ratio": ratio}
 
 
 # --- throughput --------------------------------------------------------------------------------
@@ -373,13 +455,14 @@ def idle(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", nargs="?", default="all", choices=["all", "latency", "throughput", "idle"])
+    parser.add_argument("scenario", nargs="?", default="all", choices=["all", "latency", "throughput", "idle", "node"])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--conversations", type=int, default=100)
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--hold", type=float, default=60)
+    parser.add_argument("--rounds", type=int, default=3, help="node: alternating rounds of each server")
     parser.add_argument("--server-nice", type=int, default=None,
                         help="renice the server process (e.g. -10): on a shared machine, keeps other work from preempting it")
     args = parser.parse_args()
@@ -393,6 +476,8 @@ def main() -> None:
         results["throughput"] = throughput(args)
     if args.scenario in ("all", "idle"):
         results["idle"] = idle(args)
+    if args.scenario == "node":
+        results["node"] = node(args)
     print(json.dumps({"load_after": load(), **results}))
 
 
