@@ -55,6 +55,8 @@ def sign_in(page: Page, world: dict[str, str], path: str = "/console/practices")
     page.get_by_label("Password").fill(world["password"])
     page.get_by_role("button", name="Log in").click()
     expect(page.get_by_text("Signed in as")).to_contain_text("Wes Workspace")
+    # the shortcuts listen once workspace.js has run, which a loaded machine may still be loading
+    page.wait_for_function("() => window.helpdeskWorkspace !== undefined")
 
 
 def test_search_from_the_header_opens_the_booking_in_its_practice(page: Page, world: dict[str, str]) -> None:
