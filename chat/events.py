@@ -349,20 +349,20 @@ def _start_refresher(app: Flask) -> None:
 
 # --- both sides -------------------------------------------------------------------------------
 
-def _store_message(conversation_id: int, client_id: Any, store: Callable[[], tuple[Message, bool]]) -> dict[str, Any]:
+def _store_message(conversation_id: int, client_id: Any, store: Callable[[], service.Sent]) -> tuple[dict[str, Any], service.Sent]:
     """Store one message (idempotent by ``client_id``), commit, then emit it and acknowledge."""
     try:
-        message, created = store()
+        sent = store()
     except IntegrityError:  # this client_id is already stored: answer with the original
         db.session.rollback()
-        message, created = queries.message_by_client_id(db.session(), conversation_id, client_id), False
-    payload = queries.message_payload(message)
-    if not created:
+        sent = service.Sent(queries.message_by_client_id(db.session(), conversation_id, client_id), False)
+    payload = queries.message_payload(sent.message)
+    if not sent.created:
         db.session.rollback()
-        return {"message": payload, "duplicate": True}
+        return {"message": payload, "duplicate": True}, sent
     db.session.commit()
     socketio.emit("message", payload, to=conversation_room(conversation_id), namespace=NAMESPACE)
-    return {"message": payload}
+    return {"message": payload}, sent
 
 
 def _sender(client: Client) -> Agent | PracticeUser:
@@ -376,9 +376,9 @@ def _sender(client: Client) -> Agent | PracticeUser:
 def send_message(client: Client, data: dict[str, Any]) -> dict[str, Any]:
     client.take_message_allowance()
     conversation_id, client_id = data.get("conversation_id"), data.get("client_id")
-    ack = _store_message(conversation_id, client_id, lambda: service.send_message(
+    ack, sent = _store_message(conversation_id, client_id, lambda: service.send_message(
         db.session(), _sender(client), conversation_id, client_id, data.get("body"), utcnow()))
-    if client.user is not None and not ack.get("duplicate"):
+    if client.user is not None and sent.created and sent.conversation_status == "waiting":
         from chat.assistant.events import after_practice_message
 
         after_practice_message(client, ack["message"])  # the answer desk, while no agent has answered
@@ -634,8 +634,9 @@ def diagnose(client: Client, data: dict[str, Any]) -> dict[str, Any]:
 def share_article(client: Client, data: dict[str, Any]) -> dict[str, Any]:
     agent = _agent(client)
     conversation = _conversation(client, data)
-    return _store_message(conversation.id, data.get("client_id"), lambda: service.share_article(
+    ack, _ = _store_message(conversation.id, data.get("client_id"), lambda: service.share_article(
         db.session(), agent, conversation, data.get("article_id"), data.get("client_id"), utcnow()))
+    return ack
 
 
 @on("to_request", agents_only=True)

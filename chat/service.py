@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
@@ -86,6 +86,16 @@ def author_of(actor: Actor) -> tuple[str, str, str]:
 
 # --- messages ---------------------------------------------------------------------------------
 
+class Sent(NamedTuple):
+    """A stored message, whether it is new, and the conversation's status as the storing UPDATE
+    left it: the edge decides what follows (the assistant answers only a waiting chat) without
+    loading the conversation again."""
+
+    message: Message
+    created: bool
+    conversation_status: str | None = None
+
+
 def _seq_update(author_type: str, guard: str) -> Any:
     """UPDATE ... RETURNING that allocates the next seq, built once per (author, guard) and reused:
     this is the hot path of every chat message, so no statement is rebuilt per call."""
@@ -100,7 +110,7 @@ def _seq_update(author_type: str, guard: str) -> Any:
         conditions += [table.c.practice_id == bindparam("p_practice"), table.c.status != "closed"]
         if guard == "practice":
             conditions.append(table.c.requester_id == bindparam("p_requester"))
-    return update(table).where(*conditions).values(**values).returning(table.c.last_seq)
+    return update(table).where(*conditions).values(**values).returning(table.c.last_seq, table.c.status)
 
 
 _SEQ_UPDATES = {(author, guard): _seq_update(author, guard)
@@ -111,32 +121,34 @@ _MESSAGE_INSERT = insert(Message.__table__).returning(Message.__table__.c.id)
 
 def _store(session: Session, conversation_id: int, now: datetime, *, kind: str, author: tuple[str, str | None, str],
            body: str, data: dict[str, Any] | None = None, client_id: str | None = None,
-           guard: str = "none", **guard_params: Any) -> Message | None:
+           guard: str = "none", **guard_params: Any) -> tuple[Message, str] | None:
     """Store a message with the conversation's next seq, if the conversation passes ``guard``.
 
     One UPDATE ... RETURNING allocates the seq (on PostgreSQL concurrent writers queue on the row
     lock) and moves ``last_message_at`` and the author's read mark; one INSERT stores the message.
-    Plain SQL on the tables, not the unit of work. Returns ``None`` when no conversation matched
-    the guard (unknown, someone else's, closed...).
+    Plain SQL on the tables, not the unit of work. Returns the message and the conversation's
+    status, or ``None`` when no conversation matched the guard (unknown, someone else's, closed...).
     """
     author_type, author_id, author_name = author
-    seq = session.execute(_SEQ_UPDATES[(author_type, guard)],
-                          {"p_conversation": conversation_id, "p_now": now, **guard_params}).scalar()
-    if seq is None:
+    allocated = session.execute(_SEQ_UPDATES[(author_type, guard)],
+                                {"p_conversation": conversation_id, "p_now": now, **guard_params}).first()
+    if allocated is None:
         return None
+    seq, status = allocated
     row = {"conversation_id": conversation_id, "seq": seq, "client_id": client_id, "kind": kind,
            "author_type": author_type, "author_id": author_id, "author_name": author_name, "body": body,
            "data": data or {}, "created_at": now}
     message_id = session.execute(_MESSAGE_INSERT, row).scalar_one()
-    return Message(id=message_id, **row)  # transient: a record of what was stored
+    return Message(id=message_id, **row), status  # transient: a record of what was stored
 
 
 def _append(session: Session, conversation: Conversation, now: datetime, *, kind: str,
             author: tuple[str, str | None, str], body: str, data: dict[str, Any] | None = None,
             client_id: str | None = None) -> Message:
     """``_store`` into a loaded conversation, keeping the loaded object in step (without marking it changed)."""
-    message = _store(session, conversation.id, now, kind=kind, author=author, body=body, data=data, client_id=client_id)
-    assert message is not None
+    stored = _store(session, conversation.id, now, kind=kind, author=author, body=body, data=data, client_id=client_id)
+    assert stored is not None
+    message = stored[0]
     set_committed_value(conversation, "last_seq", message.seq)
     set_committed_value(conversation, "last_message_at", now)
     if author[0] in READ_COLUMNS:
@@ -177,8 +189,8 @@ def _expand_canned(session: Session, body: str) -> tuple[str, dict[str, Any]]:
 
 
 def send_message(session: Session, actor: Actor, conversation_id: Any, client_id: Any, body: Any,
-                 now: datetime) -> tuple[Message, bool]:
-    """Store a text message once per ``client_id``; returns it and whether it is new.
+                 now: datetime) -> Sent:
+    """Store a text message once per ``client_id``.
 
     The conversation is checked inside the UPDATE that allocates the seq (access, open, and for
     an agent: theirs), so the common case is two statements. Only a refusal loads the
@@ -201,32 +213,32 @@ def send_message(session: Session, actor: Actor, conversation_id: Any, client_id
         guard = {"guard": "practice_admin" if actor.is_admin else "practice", "p_practice": actor.practice_id}
         if not actor.is_admin:
             guard["p_requester"] = actor.user_id
-    message = _store(session, conversation_id, now, kind="text", author=author_of(actor), body=text, data=data,
-                     client_id=client_id, **guard)
-    if message is not None:
-        return message, True
+    stored = _store(session, conversation_id, now, kind="text", author=author_of(actor), body=text, data=data,
+                    client_id=client_id, **guard)
+    if stored is not None:
+        return Sent(stored[0], True, stored[1])
     conversation = queries.conversation_for(session, actor, conversation_id)  # not found: 404
     if conversation.status == "closed":
         repeat = _repeat(session, conversation, client_id)
         if repeat is not None:
-            return repeat, False
+            return Sent(repeat, False, conversation.status)
     _writable(conversation, actor)
     raise Conflict("conflict", "the conversation changed while the message was sent; send it again")
 
 
 def share_article(session: Session, agent: Agent, conversation: Conversation, article_id: Any, client_id: Any,
-                  now: datetime) -> tuple[Message, bool]:
+                  now: datetime) -> Sent:
     client_id = clean_client_id(client_id)
     queries.whole_number(article_id, "article_id", low=1)
     repeat = _repeat(session, conversation, client_id)
     if repeat is not None:
-        return repeat, False
+        return Sent(repeat, False, conversation.status)
     _writable(conversation, agent)
     card = queries.article_card(session, article_id)
     if card is None:
         raise NotFound("not_found", "no published article with that id")
-    return _append(session, conversation, now, kind="article", author=author_of(agent), body=card["title"],
-                   data={"article": card}, client_id=client_id), True
+    return Sent(_append(session, conversation, now, kind="article", author=author_of(agent), body=card["title"],
+                        data={"article": card}, client_id=client_id), True, conversation.status)
 
 
 def _writable(conversation: Conversation, actor: Actor) -> None:

@@ -53,7 +53,7 @@ def test_a_chat_already_taken_cannot_be_accepted_again(db_session: Session) -> N
 def test_send_message_is_idempotent_by_client_id(db_session: Session) -> None:
     user = practice_user(make_practice(db_session))
     conversation = make_conversation(db_session, user)
-    first, _ = service.send_message(db_session, user, conversation.id, "c-same", "Hello again", utcnow())
+    first = service.send_message(db_session, user, conversation.id, "c-same", "Hello again", utcnow()).message
     db_session.flush()
     count = len(db_session.scalars(select(Message).where(Message.conversation_id == conversation.id)).all())
     with pytest.raises(IntegrityError):  # the unique client id: the edge answers with the original
