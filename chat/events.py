@@ -168,7 +168,7 @@ def _handle(fn: Handler, agents_only: bool, practice_only: bool) -> Callable[...
         client = _clients.get(request.sid)
         if client is None:
             return _error("unauthenticated", "connect with a token first")
-        ended = session_ended(client.token)  # helpdesk.core.auth: a revoked token stops at once
+        ended = session_ended(client.token, client.user)  # helpdesk.core.auth: a revoked token stops at once
         if ended is not None:
             db.session.rollback()
             _drop_soon(client.sid)

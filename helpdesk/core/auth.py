@@ -253,9 +253,14 @@ def authenticate_socket(auth: Any) -> Agent | PracticeUser:
     return practice_user_for_token(token)
 
 
-def session_ended(token: str) -> DomainError | None:
+def session_ended(token: str, practice_user: PracticeUser | None = None) -> DomainError | None:
     """Why a socket's identity no longer holds (token revoked or expired, agent deactivated,
-    console session logged out), or ``None``: one indexed lookup, or a JWT check, per event."""
+    console session logged out), or ``None``; asked on every event. An agent's token is looked up
+    again (one indexed lookup), since it can be revoked at any moment. A widget token is signed
+    and self-contained: once verified at connect (``practice_user``, the identity it vouched for)
+    only its expiry can end it, so no signature is checked again."""
+    if practice_user is not None:
+        return Unauthenticated("token_expired", "the widget token has expired") if practice_user.expired else None
     try:
         authenticate_socket({"token": token})
     except DomainError as exc:

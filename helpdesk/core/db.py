@@ -114,7 +114,9 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Straight to the driver: every chat message begins a transaction, and going through
+        # exec_driver_sql cost about a tenth of the message's time (bench/chat.py node).
+        connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
 
 
 def init_app(app: Flask) -> None:

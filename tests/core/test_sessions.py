@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from helpdesk.core.agents import ApiToken, NewAgent, issue_api_token
 from helpdesk.core.audit import AuditEntry
-from helpdesk.core.auth import mint_widget_token
+from helpdesk.core.auth import mint_widget_token, practice_user_for_token, session_ended
 from helpdesk.core.clock import advance, frozen_at, utcnow
 from helpdesk.core.sessions import ConsoleSession
 from tests.core.conftest import PASSWORD
@@ -139,3 +139,16 @@ def test_the_help_center_session_ends_with_its_widget_token(app: Flask, client: 
             assert "practice_user" not in stored
         # The expired token itself no longer signs in either.
         assert client.post("/hc/session", data={"token": token}).status_code == 401
+
+
+def test_a_verified_widget_identity_ends_only_with_its_expiry(app: Flask) -> None:
+    """Asked on every chat event: a practice user's identity, verified once at connect, is not
+    checked against the signature again (it cannot be revoked), only against the clock."""
+    with app.app_context(), frozen_at(utcnow()):
+        token = mint_widget_token("P-ends", "u-1", ttl=timedelta(seconds=60))
+        user = practice_user_for_token(token)
+        assert session_ended("not a token at all", user) is None
+        assert session_ended("not a token at all") is not None  # without the identity: verified afresh
+        advance(timedelta(seconds=61))
+        ended = session_ended(token, user)
+        assert ended is not None and ended.code == "token_expired"
