@@ -130,15 +130,16 @@ def _store(session: Session, conversation_id: int, now: datetime, *, kind: str, 
     status, or ``None`` when no conversation matched the guard (unknown, someone else's, closed...).
     """
     author_type, author_id, author_name = author
-    allocated = session.execute(_SEQ_UPDATES[(author_type, guard)],
-                                {"p_conversation": conversation_id, "p_now": now, **guard_params}).first()
+    connection = session.connection()  # Core statements: skip the ORM's execute machinery
+    allocated = connection.execute(_SEQ_UPDATES[(author_type, guard)],
+                                   {"p_conversation": conversation_id, "p_now": now, **guard_params}).first()
     if allocated is None:
         return None
     seq, status = allocated
     row = {"conversation_id": conversation_id, "seq": seq, "client_id": client_id, "kind": kind,
            "author_type": author_type, "author_id": author_id, "author_name": author_name, "body": body,
            "data": data or {}, "created_at": now}
-    message_id = session.execute(_MESSAGE_INSERT, row).scalar_one()
+    message_id = connection.execute(_MESSAGE_INSERT, row).scalar_one()
     return Message(id=message_id, **row), status  # transient: a record of what was stored
 
 
