@@ -90,28 +90,34 @@ def new() -> Any:
         values["subject"] = request.args.get("subject", "")[:200]
         return _new_form(values, user)
     if request.form.get(HONEYPOT):
-        return _new_form(values, user, "Your request could not be accepted. If you are a person, leave the "
-                                       "field labelled “Leave this empty” blank and try again.", status=400)
+        return _new_form(values, user, [{"field": None, "message": "Your request could not be accepted. If you are a "
+                                         "person, leave the field labelled “Leave this empty” blank and try again."}],
+                         status=400)
     requester = (service.Requester.for_practice_user(user, values["email"]) if user
                  else service.Requester(email=values["email"], name=values["name"]))
+    uploads = _uploads()
     submission = service.Submission(subject=values["subject"], description=values["description"],
                                     email=values["email"], name=values["name"],
-                                    booking_reference=values["booking_reference"], uploads=_uploads())
+                                    booking_reference=values["booking_reference"], uploads=uploads)
     try:
         req = service.submit_request(db.session(), requester, submission, "widget" if user else "web", utcnow())
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        return _new_form(values, user, exc.message, exc.extra.get("field"), http_status(exc))
+        problems = exc.extra.get("fields") or [{"field": exc.extra.get("field"), "message": exc.message}]
+        return _new_form(values, user, problems, http_status(exc), reattach=bool(uploads))
     _grant(req.id)
     flash(f"Thanks: request #{req.id} is with our support team. We emailed a confirmation to {req.requester_email}.")
     return redirect(url_for("hc_requests.show", request_id=req.id), 303)
 
 
-def _new_form(values: dict[str, str], user: Any, error: str | None = None, field: str | None = None,
-              status: int = 200) -> tuple[str, int]:
-    return render_template("requests/new.html", values=values, user=user, error=error, error_field=field,
-                           max_attachments=MAX_ATTACHMENTS, allowed_types=ALLOWED_TYPES), status
+def _new_form(values: dict[str, str], user: Any, problems: list[dict[str, Any]] | None = None, status: int = 200,
+              reattach: bool = False) -> tuple[str, int]:
+    """The form with what was typed, and each problem beside its field (and listed above the form)."""
+    problems = problems or []
+    errors = {p["field"]: p["message"] for p in reversed(problems) if p.get("field")}  # the first per field
+    return render_template("requests/new.html", values=values, user=user, problems=problems, errors=errors,
+                           reattach=reattach, max_attachments=MAX_ATTACHMENTS, allowed_types=ALLOWED_TYPES), status
 
 
 def _practice_timezone(practice_id: str | None) -> str:
