@@ -159,7 +159,7 @@ def practice_names(session: Session, practice_ids: Sequence[str | None]) -> dict
     ids = sorted({p for p in practice_ids if p})
     if not ids:
         return {}
-    return dict(session.execute(select(Practice.id, Practice.name).where(Practice.id.in_(ids))).tuples().all())
+    return {pid: name for pid, name in session.execute(select(Practice.id, Practice.name).where(Practice.id.in_(ids)))}
 
 
 def active_agents(session: Session) -> list[Agent]:
