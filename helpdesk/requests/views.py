@@ -37,7 +37,7 @@ from helpdesk.core.canned import (
 from helpdesk.core.clock import utcnow
 from helpdesk.core.errors import DomainError, http_status
 from helpdesk.core.extensions import limiter
-from helpdesk.requests import queries, service
+from helpdesk.requests import presenters, queries, service
 from helpdesk.requests.api import file_response, parse_filters, rate_limit
 from helpdesk.requests.models import PRIORITIES, STATUSES, Request
 from helpdesk.requests.storage import ALLOWED_TYPES, MAX_ATTACHMENTS
@@ -157,8 +157,10 @@ def _requester_for(req: Request) -> service.Requester:
 @hc.get("/<int:request_id>")
 def show(request_id: int) -> str:
     req = _requester_request(request_id)
+    # No Help Center page checks a booking, so a practice reads its references as plain text.
     return render_template("requests/show.html", req=req, tz=_practice_timezone(req.practice_id),
                            thread=queries.conversation(db.session(), req, include_internal=False),
+                           linked=presenters.ReferenceLinks(),
                            max_attachments=MAX_ATTACHMENTS, allowed_types=ALLOWED_TYPES)
 
 
@@ -241,22 +243,27 @@ def _agent_request(request_id: int) -> Request:
     return found
 
 
-def _diagnostics(req: Request) -> dict[str, Any]:
-    """The practice's health and the named booking's live diagnosis, beside the request (audited)."""
+def _diagnostics(req: Request, texts: list[str]) -> dict[str, Any]:
+    """The practice's health and the named booking's live diagnosis, beside the request, and the
+    booking references in ``texts`` linked to their diagnosis (audited)."""
     practice = db.session.get(Practice, req.practice_id) if req.practice_id else None
     if practice is None:
-        return {"practice": None}
+        return {"practice": None, "linked": presenters.ReferenceLinks()}
     now = utcnow()
     verdict = (booking_queries.diagnose_booking(db.session(), practice.id, req.booking_reference, now)
                if req.booking_reference else None)
     audit_request(AuditAction.VIEW_DIAGNOSTICS, practice.id, f"request:{req.id}")
+
+    def page_url(**kw: Any) -> str:
+        return url_for("practices.practice", practice_id=practice.id, **{k: v for k, v in kw.items() if v})
+
     return {
         "practice": practice,
         "tz": practice.timezone,
         "health": booking_queries.practice_health(db.session(), practice, utcnow(), current_app.config),
         "diagnosis": verdict,
-        "page_url": lambda **kw: url_for("practices.practice", practice_id=practice.id,
-                                         **{k: v for k, v in kw.items() if v}),
+        "page_url": page_url,
+        "linked": presenters.reference_links(db.session(), practice.id, texts, lambda ref: page_url(booking=ref)),
     }
 
 
@@ -264,10 +271,10 @@ def _diagnostics(req: Request) -> dict[str, Any]:
 @login_required
 def agent_show(request_id: int) -> str:
     req = _agent_request(request_id)
-    context = _diagnostics(req)
+    thread = queries.conversation(db.session(), req, include_internal=True)
+    context = _diagnostics(req, [req.subject, *(comment.body for comment, _ in thread)])
     return render_template(
-        "requests/agent_show.html", req=req, now=utcnow(), is_overdue=queries.is_overdue,
-        thread=queries.conversation(db.session(), req, include_internal=True),
+        "requests/agent_show.html", req=req, now=utcnow(), is_overdue=queries.is_overdue, thread=thread,
         agents=queries.active_agents(db.session()), transitions=service.TRANSITIONS,
         canned=canned_replies(db.session()),
         max_attachments=MAX_ATTACHMENTS, allowed_types=ALLOWED_TYPES, **context,

@@ -164,4 +164,6 @@ def test_practice_users_read_times_in_their_practice_time_zone(client: FlaskClie
     browser = app.test_client()
     sign_in_practice_user(browser, "P1", "u-1")
     assert "EST" in browser.get("/hc/requests").text
-    assert "EST" in browser.get(f"/hc/requests/{request_id}").text
+    page = browser.get(f"/hc/requests/{request_id}").text
+    assert "EST" in page
+    assert re.search(r'<time [^>]*class="quiet small">[^<]*EST</time>', page), "the comments' times too"
