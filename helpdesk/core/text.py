@@ -6,6 +6,8 @@ import re
 import unicodedata
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from helpdesk.core.errors import InvalidInput
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
@@ -38,3 +40,8 @@ def clean_text(value: Any, name: str, limit: int, required: bool = True, label: 
     if len(text) > limit:
         raise InvalidInput("too_long", f"{label} must be at most {limit:,} characters (got {len(text):,})", field=name)
     return text
+
+
+def breakable_email(address: str) -> Markup:
+    """An email address, escaped, that may wrap after its "@" and before each ".", not inside a name."""
+    return Markup(str(escape(address)).replace("@", "@<wbr>").replace(".", "<wbr>."))
