@@ -13,7 +13,11 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from helpdesk.core.agents import NewAgent
-from tests.helpdesk.requests.helpers import post_with_csrf, sign_in_practice_user, submit_form
+from tests.helpdesk.requests.helpers import (
+    post_with_csrf,
+    sign_in_practice_user,
+    submit_form,
+)
 
 SCRIPT = "<script>alert('x')</script>"
 
@@ -38,9 +42,9 @@ def test_references_link_to_their_diagnosis_for_agents_and_stay_text_for_practic
 
     html = agent_client.get(page).text
     diagnosis = "/console/practices/P1?booking="
-    heading = re.search(r"<h1>(.*?)</h1>", html, re.S)
+    heading = re.search(r"<h1>(.*?)</h1>", html, re.DOTALL)
     assert heading and ref_links(heading.group(1)) == [(diagnosis + "BK-1", "BK-1")]
-    bodies = re.findall(r'<div class="comment-body">(.*?)</div>', html, re.S)
+    bodies = re.findall(r'<div class="comment-body">(.*?)</div>', html, re.DOTALL)
     assert [ref_links(body) for body in bodies] == [
         [(diagnosis + "BK-3", "bk-3"), (diagnosis + "BK-2", "BK-2")],  # as typed, to the stored reference
         [(diagnosis + "BK-3", "BK-3")],
