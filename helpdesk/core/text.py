@@ -6,6 +6,8 @@ import re
 import unicodedata
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from helpdesk.core.errors import InvalidInput
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
@@ -17,22 +19,29 @@ _STRIP = dict.fromkeys(_CONTROL)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def clean_text(value: Any, name: str, limit: int, required: bool = True) -> str:
+def clean_text(value: Any, name: str, limit: int, required: bool = True, label: str = "") -> str:
     """Plain text as typed: line ends unified, control characters dropped, NFC, length-limited.
 
-    Text is stored as text, never as HTML: every view escapes it on the way out.
+    Text is stored as text, never as HTML: every view escapes it on the way out. ``label`` is the
+    field's name as a form shows it ("Subject"), for messages people read next to that field.
     """
+    label = label or name
     if value is None:
         value = ""
     if not isinstance(value, str):
-        raise InvalidInput("invalid_field", f"{name} must be text", field=name)
+        raise InvalidInput("invalid_field", f"{label} must be text", field=name)
     if len(value) > limit * 4:  # don't normalise megabytes just to refuse them
-        raise InvalidInput("too_long", f"{name} must be at most {limit:,} characters", field=name)
+        raise InvalidInput("too_long", f"{label} must be at most {limit:,} characters", field=name)
     if _LONE_SURROGATE.search(value):
-        raise InvalidInput("invalid_field", f"{name} contains an unpaired surrogate", field=name)
+        raise InvalidInput("invalid_field", f"{label} contains an unpaired surrogate", field=name)
     text = unicodedata.normalize("NFC", value.replace("\r\n", "\n").replace("\r", "\n")).translate(_STRIP).strip()
     if required and not text:
-        raise InvalidInput("missing_field", f"{name} is required", field=name)
+        raise InvalidInput("missing_field", f"{label} is required", field=name)
     if len(text) > limit:
-        raise InvalidInput("too_long", f"{name} must be at most {limit:,} characters (got {len(text):,})", field=name)
+        raise InvalidInput("too_long", f"{label} must be at most {limit:,} characters (got {len(text):,})", field=name)
     return text
+
+
+def breakable_email(address: str) -> Markup:
+    """An email address, escaped, that may wrap after its "@" and before each ".", not inside a name."""
+    return Markup(str(escape(address)).replace("@", "@<wbr>").replace(".", "<wbr>."))

@@ -34,6 +34,7 @@ from helpdesk.core.auth import console_agent, end_console_session, start_console
 from helpdesk.core.clock import utcnow
 from helpdesk.core.extensions import limiter
 from helpdesk.core.passwords import hash_password, verify_password
+from helpdesk.core.text import breakable_email
 from helpdesk.core.web import safe_next
 
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -55,6 +56,9 @@ def local_time(value: datetime | str | None, tz_name: str, style: str = "full") 
         return "—"
     moment = datetime.fromisoformat(value) if isinstance(value, str) else value
     return moment.astimezone(ZoneInfo(tz_name)).strftime(TIME_FORMATS[style])
+
+
+bp.add_app_template_filter(breakable_email, "breakable_email")
 
 
 def set_console_home(app: Flask, endpoint: str) -> None:

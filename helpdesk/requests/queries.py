@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select
 from sqlalchemy.orm import Session
 
-from helpdesk.bookings.models import Practice
+from helpdesk.bookings.models import Booking, Practice
 from helpdesk.core.agents import Agent
 from helpdesk.core.auth import PracticeUser
 from helpdesk.requests.models import Request, RequestAttachment, RequestComment
@@ -159,7 +159,16 @@ def practice_names(session: Session, practice_ids: Sequence[str | None]) -> dict
     ids = sorted({p for p in practice_ids if p})
     if not ids:
         return {}
-    return dict(session.execute(select(Practice.id, Practice.name).where(Practice.id.in_(ids))).tuples().all())
+    return {pid: name for pid, name in session.execute(select(Practice.id, Practice.name).where(Practice.id.in_(ids)))}
+
+
+def booking_references(session: Session, practice_id: str, keys: Sequence[str]) -> dict[str, str]:
+    """Which of ``keys`` (lower-cased references) are the practice's bookings: key to reference as stored."""
+    if not keys:
+        return {}
+    found = session.execute(select(Booking.reference_key, Booking.reference).where(
+        Booking.practice_id == practice_id, Booking.reference_key.in_(sorted(set(keys)))))
+    return {key: reference for key, reference in found}
 
 
 def active_agents(session: Session) -> list[Agent]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from helpdesk.bookings.queries import diagnose_booking
 from helpdesk.core.agents import Agent
 from helpdesk.core.auth import PracticeUser
-from helpdesk.core.errors import Conflict, InvalidInput, TooLarge
+from helpdesk.core.errors import Conflict, DomainError, InvalidInput, TooLarge
 from helpdesk.core.text import EMAIL_RE, clean_text
 from helpdesk.core.web import absolute_url
 from helpdesk.outbox.service import enqueue_email, enqueue_webhooks
@@ -50,6 +50,10 @@ TRANSITIONS = {
     "closed": set(),
 }
 ACCESS_SALT = "helpdesk.request-access"
+# Each field as the request form labels it, so a message read next to a field names it the same way.
+FIELD_LABELS = {"email": "Email address", "name": "Your name", "subject": "Subject", "description": "Description",
+                "booking_reference": "Booking reference", "attachments": "Attachments"}
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -86,32 +90,62 @@ Actor = Agent | Requester
 
 # --- validation -------------------------------------------------------------------------------
 
+class FieldProblems:
+    """Every field's problem at once: a form shows each beside its field, the API lists them all.
+
+    The error raised is the first problem's (its code, field and status), with ``fields`` naming
+    every invalid field, and a message that says them all.
+    """
+
+    def __init__(self) -> None:
+        self.found: list[DomainError] = []
+
+    def check(self, work: Callable[[], T], fallback: T) -> T:
+        try:
+            return work()
+        except DomainError as exc:
+            self.found.append(exc)
+            return fallback
+
+    def raise_if_any(self) -> None:
+        if not self.found:
+            return
+        first = self.found[0]
+        listed = [{"field": e.extra.get("field"), "code": e.code, "message": e.message} for e in self.found]
+        raise type(first)(first.code, "; ".join(e.message for e in self.found), field=first.extra.get("field"),
+                          fields=listed)
+
+
 def clean_email(value: Any) -> str:
-    email = clean_text(value, "email", 320).lower()
+    email = clean_text(value, "email", 320, label=FIELD_LABELS["email"]).lower()
     if not EMAIL_RE.match(email):
-        raise InvalidInput("invalid_email", f"{email!r} is not an email address", field="email")
+        raise InvalidInput("invalid_email", "Enter an email address like name@example.com", field="email")
     return email
+
+
+def _clean_field(value: Any, field: str, limit: int, required: bool = True) -> str:
+    return clean_text(value, field, limit, required, label=FIELD_LABELS[field])
 
 
 def check_uploads(uploads: Sequence[Upload]) -> list[tuple[Upload, str]]:
     """Every file is an allowed type by its content and small enough, or nothing is accepted."""
     uploads = [u for u in uploads if u.filename or u.data]
     if len(uploads) > storage.MAX_ATTACHMENTS:
-        raise InvalidInput("too_many_attachments", f"at most {storage.MAX_ATTACHMENTS} attachments",
-                       field="attachments")
+        raise InvalidInput("too_many_attachments", f"Attach at most {storage.MAX_ATTACHMENTS} files",
+                           field="attachments")
     checked = []
     for upload in uploads:
         if len(upload.data) > storage.MAX_ATTACHMENT_BYTES:
             raise TooLarge("attachment_too_large",
-                           f"{upload.filename or 'an attachment'} is larger than 10 MB", field="attachments")
+                           f"{upload.filename or 'An attachment'} is larger than 10 MB", field="attachments")
         if not upload.data:
-            raise InvalidInput("empty_attachment", f"{upload.filename or 'an attachment'} is empty",
-                           field="attachments")
+            raise InvalidInput("empty_attachment", f"{upload.filename or 'An attachment'} is empty",
+                               field="attachments")
         content_type = storage.sniff(upload.data)
         if content_type is None:
             raise InvalidInput("attachment_type",
-                           f"{upload.filename or 'an attachment'} is not a {storage.ALLOWED_TYPES} "
-                           "(checked by its content, not its name)", field="attachments")
+                               f"{upload.filename or 'An attachment'} is not a {storage.ALLOWED_TYPES} "
+                               "(checked by its content, not its name)", field="attachments")
         checked.append((upload, content_type))
     return checked
 
@@ -232,29 +266,36 @@ def _booking_snapshot(session: Session, requester: Requester, reference: str, no
     if not reference:
         return None
     if not REFERENCE_RE.match(reference):
-        raise InvalidInput("invalid_field", "booking_reference is not a booking reference", field="booking_reference")
+        raise InvalidInput("invalid_field", "A booking reference has only letters, digits and . _ / - (no spaces)",
+                           field="booking_reference")
     user = requester.practice_user
     practice_id = user.practice_id if user else practice_id
     if practice_id is None:
         return None  # an anonymous requester names no practice: the reference is kept as text only
     verdict = diagnose_booking(session, practice_id, reference, now, reveal=False)
     if verdict is None:
-        raise InvalidInput("unknown_booking", f"your practice has no booking with reference {reference}",
-                       field="booking_reference")
+        raise InvalidInput("unknown_booking", f"Your practice has no booking with reference {reference}",
+                           field="booking_reference")
     return json.loads(json.dumps(verdict, default=str))
 
 
 def submit_request(session: Session, requester: Requester, submission: Submission, channel: str,
                    now: datetime, practice_id: str | None = None) -> Request:
     """Open a request. ``practice_id`` (without a practice user) is a practice the caller has already
-    matched the requester to, e.g. by the sender of an email (helpdesk/requests/mail)."""
-    subject = " ".join(clean_text(submission.subject, "subject", SUBJECT_MAX).split())  # one line: it heads emails
-    description = clean_text(submission.description, "description", BODY_MAX)
-    email = clean_email(requester.email or submission.email)
-    name = clean_text(requester.name or submission.name, "name", NAME_MAX, required=False)
-    reference = clean_text(submission.booking_reference, "booking_reference", 64, required=False)
-    checked = check_uploads(submission.uploads)
-    snapshot = _booking_snapshot(session, requester, reference, now, practice_id)
+    matched the requester to, e.g. by the sender of an email (helpdesk/requests/mail).
+
+    Every field is checked before any is refused, so the form can say all that needs changing."""
+    problems = FieldProblems()
+    email = problems.check(lambda: clean_email(requester.email or submission.email), "")
+    name = problems.check(lambda: _clean_field(requester.name or submission.name, "name", NAME_MAX, False), "")
+    subject = problems.check(lambda: " ".join(_clean_field(submission.subject, "subject", SUBJECT_MAX).split()),
+                             "")  # one line: it heads emails
+    description = problems.check(lambda: _clean_field(submission.description, "description", BODY_MAX), "")
+    reference = problems.check(lambda: _clean_field(submission.booking_reference, "booking_reference", 64, False),
+                               "")
+    snapshot = problems.check(lambda: _booking_snapshot(session, requester, reference, now, practice_id), None)
+    checked = problems.check(lambda: check_uploads(submission.uploads), [])
+    problems.raise_if_any()
     user = requester.practice_user
 
     req = Request(

@@ -37,7 +37,7 @@ from helpdesk.core.canned import (
 from helpdesk.core.clock import utcnow
 from helpdesk.core.errors import DomainError, http_status
 from helpdesk.core.extensions import limiter
-from helpdesk.requests import queries, service
+from helpdesk.requests import presenters, queries, service
 from helpdesk.requests.api import file_response, parse_filters, rate_limit
 from helpdesk.requests.models import PRIORITIES, STATUSES, Request
 from helpdesk.requests.storage import ALLOWED_TYPES, MAX_ATTACHMENTS
@@ -90,28 +90,34 @@ def new() -> Any:
         values["subject"] = request.args.get("subject", "")[:200]
         return _new_form(values, user)
     if request.form.get(HONEYPOT):
-        return _new_form(values, user, "Your request could not be accepted. If you are a person, leave the "
-                                       "field labelled “Leave this empty” blank and try again.", status=400)
+        return _new_form(values, user, [{"field": None, "message": "Your request could not be accepted. If you are a "
+                                         "person, leave the field labelled “Leave this empty” blank and try again."}],
+                         status=400)
     requester = (service.Requester.for_practice_user(user, values["email"]) if user
                  else service.Requester(email=values["email"], name=values["name"]))
+    uploads = _uploads()
     submission = service.Submission(subject=values["subject"], description=values["description"],
                                     email=values["email"], name=values["name"],
-                                    booking_reference=values["booking_reference"], uploads=_uploads())
+                                    booking_reference=values["booking_reference"], uploads=uploads)
     try:
         req = service.submit_request(db.session(), requester, submission, "widget" if user else "web", utcnow())
         db.session.commit()
     except DomainError as exc:
         db.session.rollback()
-        return _new_form(values, user, exc.message, exc.extra.get("field"), http_status(exc))
+        problems = exc.extra.get("fields") or [{"field": exc.extra.get("field"), "message": exc.message}]
+        return _new_form(values, user, problems, http_status(exc), reattach=bool(uploads))
     _grant(req.id)
     flash(f"Thanks: request #{req.id} is with our support team. We emailed a confirmation to {req.requester_email}.")
     return redirect(url_for("hc_requests.show", request_id=req.id), 303)
 
 
-def _new_form(values: dict[str, str], user: Any, error: str | None = None, field: str | None = None,
-              status: int = 200) -> tuple[str, int]:
-    return render_template("requests/new.html", values=values, user=user, error=error, error_field=field,
-                           max_attachments=MAX_ATTACHMENTS, allowed_types=ALLOWED_TYPES), status
+def _new_form(values: dict[str, str], user: Any, problems: list[dict[str, Any]] | None = None, status: int = 200,
+              reattach: bool = False) -> tuple[str, int]:
+    """The form with what was typed, and each problem beside its field (and listed above the form)."""
+    problems = problems or []
+    errors = {p["field"]: p["message"] for p in reversed(problems) if p.get("field")}  # the first per field
+    return render_template("requests/new.html", values=values, user=user, problems=problems, errors=errors,
+                           reattach=reattach, max_attachments=MAX_ATTACHMENTS, allowed_types=ALLOWED_TYPES), status
 
 
 def _practice_timezone(practice_id: str | None) -> str:
@@ -151,8 +157,10 @@ def _requester_for(req: Request) -> service.Requester:
 @hc.get("/<int:request_id>")
 def show(request_id: int) -> str:
     req = _requester_request(request_id)
+    # No Help Center page checks a booking, so a practice reads its references as plain text.
     return render_template("requests/show.html", req=req, tz=_practice_timezone(req.practice_id),
                            thread=queries.conversation(db.session(), req, include_internal=False),
+                           linked=presenters.ReferenceLinks(),
                            max_attachments=MAX_ATTACHMENTS, allowed_types=ALLOWED_TYPES)
 
 
@@ -235,22 +243,27 @@ def _agent_request(request_id: int) -> Request:
     return found
 
 
-def _diagnostics(req: Request) -> dict[str, Any]:
-    """The practice's health and the named booking's live diagnosis, beside the request (audited)."""
+def _diagnostics(req: Request, texts: list[str]) -> dict[str, Any]:
+    """The practice's health and the named booking's live diagnosis, beside the request, and the
+    booking references in ``texts`` linked to their diagnosis (audited)."""
     practice = db.session.get(Practice, req.practice_id) if req.practice_id else None
     if practice is None:
-        return {"practice": None}
+        return {"practice": None, "linked": presenters.ReferenceLinks()}
     now = utcnow()
     verdict = (booking_queries.diagnose_booking(db.session(), practice.id, req.booking_reference, now)
                if req.booking_reference else None)
     audit_request(AuditAction.VIEW_DIAGNOSTICS, practice.id, f"request:{req.id}")
+
+    def page_url(**kw: Any) -> str:
+        return url_for("practices.practice", practice_id=practice.id, **{k: v for k, v in kw.items() if v})
+
     return {
         "practice": practice,
         "tz": practice.timezone,
         "health": booking_queries.practice_health(db.session(), practice, utcnow(), current_app.config),
         "diagnosis": verdict,
-        "page_url": lambda **kw: url_for("practices.practice", practice_id=practice.id,
-                                         **{k: v for k, v in kw.items() if v}),
+        "page_url": page_url,
+        "linked": presenters.reference_links(db.session(), practice.id, texts, lambda ref: page_url(booking=ref)),
     }
 
 
@@ -258,10 +271,10 @@ def _diagnostics(req: Request) -> dict[str, Any]:
 @login_required
 def agent_show(request_id: int) -> str:
     req = _agent_request(request_id)
-    context = _diagnostics(req)
+    thread = queries.conversation(db.session(), req, include_internal=True)
+    context = _diagnostics(req, [req.subject, *(comment.body for comment, _ in thread)])
     return render_template(
-        "requests/agent_show.html", req=req, now=utcnow(), is_overdue=queries.is_overdue,
-        thread=queries.conversation(db.session(), req, include_internal=True),
+        "requests/agent_show.html", req=req, now=utcnow(), is_overdue=queries.is_overdue, thread=thread,
         agents=queries.active_agents(db.session()), transitions=service.TRANSITIONS,
         canned=canned_replies(db.session()),
         max_attachments=MAX_ATTACHMENTS, allowed_types=ALLOWED_TYPES, **context,

@@ -197,7 +197,7 @@ def test_diagnosis_reads_at_a_glance(signed_in: FlaskClient, world: None) -> Non
     assert f"“{COLLISION_DETAIL}”" in page
     alerted = signed_in.get(PRACTICE + "?booking=BK-3").text
     assert "the connector had lost its connection" in alerted
-    assert "Lost-connection alert" in alerted and "manager@riverside.test" in alerted
+    assert "Lost-connection alert" in alerted and "manager@<wbr>riverside<wbr>.test" in alerted
     assert "The connector was offline when the booking was made" in alerted
 
 

@@ -69,6 +69,23 @@ def test_bad_api_submissions_store_nothing(client: FlaskClient, db_session: Sess
     assert counts(db_session) == before
 
 
+def test_a_bad_api_submission_lists_every_invalid_field(client: FlaskClient, db_session: Session, world: None,
+                                                        widget_headers: Headers) -> None:
+    before = counts(db_session)
+    body = create(client, widget_headers("P1", "u-1"), expect=422, subject=" ", description=12,
+                  booking_reference="OT-1")
+    assert counts(db_session) == before
+    error = body["error"]
+    assert (error["code"], error["field"]) == ("missing_field", "subject")  # the first, as before
+    assert error["fields"] == [
+        {"field": "subject", "code": "missing_field", "message": "Subject is required"},
+        {"field": "description", "code": "invalid_field", "message": "Description must be text"},
+        {"field": "booking_reference", "code": "unknown_booking",
+         "message": "Your practice has no booking with reference OT-1"},
+    ]
+    assert error["message"] == "; ".join(f["message"] for f in error["fields"])
+
+
 def test_api_submission_needs_a_widget_token(client: FlaskClient, db_session: Session,
                                              agent_headers: dict[str, str]) -> None:
     assert client.post("/api/v1/requests", json={}).status_code == 401

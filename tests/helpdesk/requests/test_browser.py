@@ -146,3 +146,23 @@ def test_a_signed_in_practice_user_submits_about_a_booking(live: Flask, live_ser
         assert req is not None and req.practice_id == "PB" and req.booking_snapshot["reference"] == "BR-1"
     page.goto("/hc/requests")
     expect(page.get_by_role("link", name="Booking BR-1 is not in our diary")).to_be_visible()
+
+
+def test_the_form_shows_every_error_beside_its_field(live: Flask, page: Page) -> None:
+    page.goto("/hc/requests/new")
+    page.get_by_label("Your email address").fill("rowan-at-example")
+    page.get_by_label("Your name").fill("Rowan Reception")
+    page.get_by_role("button", name="Submit request").click()
+    expect(page.get_by_role("alert")).to_contain_text("Please check these 3 fields")
+    for label, message in (("Your email address", "Enter an email address like name@example.com"),
+                           ("Subject", "Subject is required"), ("Description", "Description is required")):
+        field = page.get_by_label(label)
+        expect(field).to_have_attribute("aria-invalid", "true")
+        expect(field).to_have_accessible_description(re.compile("^" + re.escape(message)))
+        error = page.locator(".field").filter(has=field).locator(".form-error")
+        expect(error).to_have_text(message)
+        expect(error).to_have_css("background-color", "rgb(253, 227, 225)")  # the error colours, not bare text
+    expect(page.get_by_label("Your email address")).to_have_value("rowan-at-example")
+    expect(page.get_by_label("Your name")).to_have_value("Rowan Reception")
+    page.get_by_role("link", name="Subject is required").click()
+    expect(page.get_by_label("Subject")).to_be_focused()

@@ -146,6 +146,8 @@ def test_the_agent_page_shows_the_practice_diagnostics(client: FlaskClient, agen
     html = page.text
     assert "Riverside Dental" in html and "Booking BK-1" in html and "when submitted" in html
     assert "Health" in html and "Collision" in html
+    # Addresses wrap after "@" and before ".", not inside a name (and stay escaped).
+    assert "<dd>front@<wbr>riverside<wbr>.test</dd>" in html and "&lt;pat@<wbr>p<wbr>.test&gt;" in html
     assert "Jane Smith" not in html, "patient names stay masked"
     audit = db_session.scalars(select(AuditEntry).where(AuditEntry.action == "view_diagnostics")).all()
     assert any(a.target == f"request:{request_id}" and a.practice_id == "P1" for a in audit)
@@ -164,4 +166,6 @@ def test_practice_users_read_times_in_their_practice_time_zone(client: FlaskClie
     browser = app.test_client()
     sign_in_practice_user(browser, "P1", "u-1")
     assert "EST" in browser.get("/hc/requests").text
-    assert "EST" in browser.get(f"/hc/requests/{request_id}").text
+    page = browser.get(f"/hc/requests/{request_id}").text
+    assert "EST" in page
+    assert re.search(r'<time [^>]*class="quiet small">[^<]*EST</time>', page), "the comments' times too"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -82,7 +83,7 @@ def test_a_booking_of_another_practice_is_refused(client: FlaskClient, db_sessio
     before = counts(db_session)
     response = submit_form(client, booking_reference="OT-1")
     assert response.status_code == 422
-    assert "your practice has no booking with reference OT-1" in response.text
+    assert "Your practice has no booking with reference OT-1" in response.text
     assert counts(db_session) == before
 
 
@@ -95,15 +96,59 @@ def assert_refused(client: FlaskClient, db_session: Session, status: int, messag
 
 
 def test_missing_fields(client: FlaskClient, db_session: Session) -> None:
-    assert_refused(client, db_session, 422, "subject is required", subject="  ")
-    assert_refused(client, db_session, 422, "description is required", description="")
-    assert_refused(client, db_session, 422, "email is required", email="")
-    assert_refused(client, db_session, 422, "is not an email address", email="not-an-email")
+    assert_refused(client, db_session, 422, "Subject is required", subject="  ")
+    assert_refused(client, db_session, 422, "Description is required", description="")
+    assert_refused(client, db_session, 422, "Email address is required", email="")
+    assert_refused(client, db_session, 422, "Enter an email address like name@example.com", email="not-an-email")
+
+
+def field_tag(html: str, field: str) -> str:
+    match = re.search(rf'<(?:input|textarea)[^>]*\bid="{field}"[^>]*>', html)
+    assert match, f"no {field} field"
+    return match.group(0)
+
+
+def test_every_invalid_field_is_shown_beside_it_and_what_was_typed_is_kept(client: FlaskClient,
+                                                                            db_session: Session) -> None:
+    before = counts(db_session)
+    response = submit_form(client, email="sam-at-example", subject=" ", description="",
+                           booking_reference="no spaces allowed", name="Sam <b>Requester</b>")
+    assert response.status_code == 422
+    assert counts(db_session) == before
+    html = response.text
+    expected = {
+        "email": "Enter an email address like name@example.com",
+        "subject": "Subject is required",
+        "description": "Description is required",
+        "booking_reference": "A booking reference has only letters, digits and . _ / - (no spaces)",
+    }
+    for field, message in expected.items():
+        assert f'<p class="form-error" id="{field}-error">{message}</p>' in html, field
+        tag = field_tag(html, field)
+        assert 'aria-invalid="true"' in tag and f'aria-describedby="{field}-error' in tag, tag
+        assert f'<a href="#{field}">{message}</a>' in html  # and listed above the form
+    assert "Please check these 4 fields" in html and 'class="hc-alert form-problems" role="alert"' in html
+    assert 'aria-describedby="description-error description-hint"' in field_tag(html, "description")
+    assert 'value="sam-at-example"' in field_tag(html, "email")
+    assert 'value="Sam &lt;b&gt;Requester&lt;/b&gt;"' in field_tag(html, "name")
+    assert 'value="no spaces allowed"' in field_tag(html, "booking_reference")
+    assert "aria-invalid" not in field_tag(html, "name")
+
+
+def test_a_form_refused_for_another_field_asks_for_the_files_again(client: FlaskClient, db_session: Session) -> None:
+    response = submit_form(client, subject="", attachments=files(("screen.png", PNG)))
+    assert response.status_code == 422
+    assert "Choose your files again" in response.text
+    assert "aria-invalid" not in field_tag(response.text, "attachments")
+    refused = submit_form(client, subject="", attachments=files(("empty.png", b"")))
+    assert '<p class="form-error" id="attachments-error">empty.png is empty</p>' in refused.text
+    assert "Choose your files again" not in refused.text
+    assert "aria-invalid" in field_tag(refused.text, "attachments")
 
 
 def test_huge_bodies(client: FlaskClient, db_session: Session) -> None:
-    assert_refused(client, db_session, 422, "description must be at most 20,000 characters", description="x" * 20_001)
-    assert_refused(client, db_session, 422, "subject must be at most 200 characters", subject="y" * 201)
+    assert_refused(client, db_session, 422, "Description must be at most 20,000 characters", description="x" * 20_001)
+    assert_refused(client, db_session, 422, "Subject must be at most 200 characters", subject="y" * 201)
     before = counts(db_session)
     response = submit_form(client, attachments=files(("big.png", PNG + b"\x00" * (16 * 1024 * 1024))))
     assert response.status_code == 413 and "10 MB" in response.text
