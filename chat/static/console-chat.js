@@ -169,7 +169,13 @@
     renderLists();
   });
 
-  client.on("presence", function (p) { $("presence").value = p.presence; $("capacity").value = p.capacity; });
+  /* The presence the server stored (this tab's change or another tab's): it is what a reload opens in. */
+  function presenceSaved(p) {
+    $("presence").value = p.presence; $("capacity").value = p.capacity;
+    $("presence-saved").textContent = "Saved: " + $("presence").selectedOptions[0].textContent + ", up to " + p.capacity
+      + (p.capacity === 1 ? " chat" : " chats") + " at once.";
+  }
+  client.on("presence", presenceSaved);
 
   var typingTimer = null;
   client.on("typing", function (t) {
@@ -349,7 +355,7 @@
     }, fail);
   });
   function savePresence() {
-    client.call("presence", { presence: $("presence").value, capacity: Number($("capacity").value) }).catch(fail);
+    client.call("presence", { presence: $("presence").value, capacity: Number($("capacity").value) }).then(presenceSaved, fail);
   }
   $("presence").addEventListener("change", savePresence);
   $("capacity").addEventListener("change", savePresence);
