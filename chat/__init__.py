@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(views.bp)
     app.register_blueprint(views.widget_bp)
+    app.add_template_global(views.request_transcript, "chat_transcript")  # the request's pages (chat/_request_transcript.html)
     from chat import assistant
 
     assistant.init_app(app)  # the answer desk: its handlers join /chat before events binds them

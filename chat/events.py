@@ -318,13 +318,28 @@ def on_disconnect(*_reason: Any) -> None:
     if client is None or not client.is_agent:
         return
     try:
-        service.connection_closed(db.session(), request.sid)
-        announce = Announcements()
-        announce.add("queue", queries.queue_payload(db.session(), utcnow()), "agents")
-        announce.commit_and_send()
+        service.connection_closed(db.session(), request.sid, utcnow())
+        db.session.commit()
     except Exception:
         db.session.rollback()
-        log.exception("could not forget agent connection %s", request.sid)
+        log.exception("could not close agent connection %s", request.sid)
+        return
+    # Still counted online through the grace (a reload reconnects within it); tell the agents once it is over.
+    socketio.start_background_task(_announce_queue_after, current_app._get_current_object(),
+                                   queries.RECONNECT_GRACE.total_seconds() + 1)
+
+
+def _announce_queue_after(app: Flask, seconds: float) -> None:
+    socketio.sleep(seconds)
+    with app.app_context():
+        try:
+            announce = Announcements()
+            announce.add("queue", queries.queue_payload(db.session(), utcnow()), "agents")
+            db.session.rollback()
+            announce.send()
+        except Exception:
+            db.session.rollback()
+            log.exception("could not announce the queue after an agent left")
 
 
 def _start_refresher(app: Flask) -> None:
@@ -338,7 +353,8 @@ def _start_refresher(app: Flask) -> None:
             socketio.sleep(CONNECTION_REFRESH_SECONDS)
             with app.app_context():
                 try:
-                    service.connections_seen(db.session(), NODE, utcnow(), queries.CONNECTION_STALE_AFTER)
+                    service.connections_seen(db.session(), NODE, utcnow(), queries.CONNECTION_STALE_AFTER,
+                                             queries.RECONNECT_GRACE)
                     db.session.commit()
                 except Exception:
                     db.session.rollback()

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from helpdesk.core.agents import Agent
 from helpdesk.core.clock import utcnow
 from helpdesk.core.db import Base
+from helpdesk.requests.models import Request
 
 CONVERSATION_STATUSES = ("waiting", "active", "closed")
 MESSAGE_KINDS = ("text", "article", "system")
@@ -46,6 +47,7 @@ class Conversation(Base):
         Index("ix_chat_conversations_practice_status", "practice_id", "status"),
         Index("ix_chat_conversations_requester", "practice_id", "requester_id", "status"),
         Index("ix_chat_conversations_agent_status", "agent_id", "status"),
+        Index("ix_chat_conversations_request", "request_id"),
         CheckConstraint("status IN ('waiting', 'active', 'closed')", name="status"),
         CheckConstraint("rating IS NULL OR (rating BETWEEN 1 AND 5)", name="rating"),
     )
@@ -70,7 +72,8 @@ class Conversation(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None]
-    request_id: Mapped[int | None] = mapped_column(Integer)  # the request this chat became, if any
+    # The request this chat became, if any: the request's pages show this chat's transcript.
+    request_id: Mapped[int | None] = mapped_column(ForeignKey(Request.id, ondelete="SET NULL"))
 
     agent: Mapped[Agent | None] = relationship(lazy="joined")
 
@@ -114,7 +117,9 @@ class AgentConnection(Base):
 
     An agent counts as online only while they chose "online" *and* hold a connection seen
     recently: each process refreshes ``seen_at`` of its own connections, so a process that dies
-    stops vouching for its agents within ``CONNECTION_STALE_AFTER``.
+    stops vouching for its agents within ``CONNECTION_STALE_AFTER``. A closed connection
+    (``closed_at``) still vouches for ``RECONNECT_GRACE``: reloading the console drops the socket
+    for a moment, and practices must not be told "no agent is online" for that moment.
     """
 
     __tablename__ = "chat_agent_connections"
@@ -125,3 +130,4 @@ class AgentConnection(Base):
     agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
     connected_at: Mapped[datetime] = mapped_column(default=utcnow)
     seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from chat.models import AgentConnection, AgentStatus, Conversation, Message
@@ -23,7 +23,9 @@ OPEN_STATUSES = ("waiting", "active")
 REPLAY_LIMIT = 1_000
 QUEUE_LIMIT = 100
 CONNECTION_STALE_AFTER = timedelta(seconds=90)
+RECONNECT_GRACE = timedelta(seconds=15)  # a closed agent connection still counts: a reload reconnects within it
 DEFAULT_WAIT_SECONDS = 120
+DEFAULT_CAPACITY = 3  # chats at once, until the agent chooses
 WAIT_SAMPLE = 20
 INT_MAX = 2**31 - 1
 
@@ -91,8 +93,11 @@ def active_count(session: Session, agent_id: int) -> int:
 
 
 def online_agents(session: Session, now: datetime) -> list[tuple[Agent, AgentStatus]]:
-    """Agents who chose "online" and hold a live connection."""
-    live = select(AgentConnection.agent_id).where(AgentConnection.seen_at >= now - CONNECTION_STALE_AFTER)
+    """Agents who chose "online" and hold a live connection (or closed one within the reconnect grace)."""
+    live = select(AgentConnection.agent_id).where(or_(
+        and_(AgentConnection.closed_at.is_(None), AgentConnection.seen_at >= now - CONNECTION_STALE_AFTER),
+        AgentConnection.closed_at >= now - RECONNECT_GRACE,
+    ))
     rows = session.execute(
         select(Agent, AgentStatus).join(AgentStatus, AgentStatus.agent_id == Agent.id)
         .where(AgentStatus.presence == "online", Agent.is_active.is_(True), Agent.id.in_(live))
@@ -167,8 +172,12 @@ def _first_texts(session: Session, conversation_ids: Sequence[int]) -> dict[int,
     return {cid: body[:140] for cid, body in rows}
 
 
-def first_practice_text(session: Session, conversation: Conversation) -> str:
-    return _first_texts(session, [conversation.id]).get(conversation.id, "")
+def practice_texts(session: Session, conversation: Conversation) -> list[Message]:
+    """What the practice wrote in the chat, in order (no agent, assistant or system lines)."""
+    return list(session.scalars(
+        select(Message).where(Message.conversation_id == conversation.id, Message.author_type == "practice",
+                              Message.kind == "text").order_by(Message.seq)
+    ))
 
 
 def agent_chats(session: Session, agent_id: int) -> list[dict[str, Any]]:
@@ -187,8 +196,10 @@ def agent_chats(session: Session, agent_id: int) -> list[dict[str, Any]]:
 
 
 def agent_presence(session: Session, agent_id: int) -> dict[str, Any]:
+    """The presence and capacity the agent last chose (kept across reloads and sign-ins)."""
     status = session.get(AgentStatus, agent_id)
-    return {"presence": status.presence if status else "offline", "capacity": status.capacity if status else 3}
+    return {"presence": status.presence if status else "offline",
+            "capacity": status.capacity if status else DEFAULT_CAPACITY}
 
 
 # --- messages ---------------------------------------------------------------------------------
@@ -213,6 +224,15 @@ def transcript_text(session: Session, conversation: Conversation) -> str:
         body = m.body if m.kind != "article" else f"shared an article: {m.body} ({m.data.get('article', {}).get('url', '')})"
         lines.append(f"[{m.created_at:%H:%M}] {who} {body}")
     return "\n".join(lines)
+
+
+def request_transcript(session: Session, request_id: int) -> tuple[Conversation, list[Message]] | None:
+    """The chat a request was made from and all its lines (the request's "Chat transcript")."""
+    conversation = session.scalar(select(Conversation).where(Conversation.request_id == request_id)
+                                  .order_by(Conversation.id).limit(1))
+    if conversation is None:
+        return None
+    return conversation, messages_after(session, conversation.id, 0, limit=REPLAY_LIMIT * 10)
 
 
 def message_payload(message: Message) -> dict[str, Any]:

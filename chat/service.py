@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -36,18 +36,19 @@ from helpdesk.core.errors import (
     NotFound,
     RateLimited,
 )
+from helpdesk.core.text import BOOKING_REFERENCE_RE
 from helpdesk.core.text import clean_text as clean_plain_text
+
+if TYPE_CHECKING:
+    from helpdesk.requests.models import Request
 
 BODY_MAX = 5_000
 COMMENT_MAX = 2_000
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 SHORTCODE_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-# Booking references as the platform writes them ("RVD-7K2QX9M", "BK-1"); checked against the practice's bookings.
-REFERENCE_CANDIDATE_RE = re.compile(r"\b[A-Za-z]{2,5}-[A-Za-z0-9]{1,16}\b")
 MAX_REFERENCES = 5
 REFERENCE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,63}$")  # what the platform may send as one
 CAPACITY_MAX = 20
-DEFAULT_CAPACITY = 3
 LEAVE_MESSAGE_LIMIT = 5
 LEAVE_MESSAGE_WINDOW = timedelta(minutes=10)
 READ_COLUMNS = {"practice": "practice_read_seq", "agent": "agent_read_seq"}  # an author has read what they wrote
@@ -170,7 +171,7 @@ def _repeat(session: Session, conversation: Conversation, client_id: str) -> Mes
 
 def booking_references(session: Session, practice_id: str, text: str) -> list[str]:
     """The practice's booking references mentioned in ``text`` (only ones that exist)."""
-    candidates = {m.group(0).lower() for m in REFERENCE_CANDIDATE_RE.finditer(text)}
+    candidates = {m.group(0).lower() for m in BOOKING_REFERENCE_RE.finditer(text)}
     if not candidates:
         return []
     found = session.scalars(
@@ -178,6 +179,15 @@ def booking_references(session: Session, practice_id: str, text: str) -> list[st
                                         Booking.reference_key.in_(sorted(candidates)[:50]))
     )
     return sorted(found)[:MAX_REFERENCES]
+
+
+def _references_in_chat(session: Session, conversation_id: int, text: str) -> list[str]:
+    """The chat's practice's bookings an agent names (the console links them); a query only when
+    the text has something shaped like a reference."""
+    if not BOOKING_REFERENCE_RE.search(text):
+        return []
+    practice_id = session.scalar(select(Conversation.practice_id).where(Conversation.id == conversation_id))
+    return booking_references(session, practice_id, text) if practice_id else []
 
 
 def _expand_canned(session: Session, body: str) -> tuple[str, dict[str, Any]]:
@@ -206,14 +216,15 @@ def send_message(session: Session, actor: Actor, conversation_id: Any, client_id
     guard: dict[str, Any]
     if isinstance(actor, Agent):
         text, data = _expand_canned(session, text)
+        references = _references_in_chat(session, conversation_id, text)
         guard = {"guard": "agent", "p_agent": actor.id}
     else:
         references = booking_references(session, actor.practice_id, text)
-        if references:
-            data["booking_references"] = references
         guard = {"guard": "practice_admin" if actor.is_admin else "practice", "p_practice": actor.practice_id}
         if not actor.is_admin:
             guard["p_requester"] = actor.user_id
+    if references:
+        data["booking_references"] = references
     stored = _store(session, conversation_id, now, kind="text", author=author_of(actor), body=text, data=data,
                     client_id=client_id, **guard)
     if stored is not None:
@@ -324,7 +335,7 @@ def accept(session: Session, agent: Agent, conversation: Conversation | None, no
 
 def _check_capacity(session: Session, agent: Agent) -> None:
     status = session.get(AgentStatus, agent.id)
-    capacity = status.capacity if status else DEFAULT_CAPACITY
+    capacity = status.capacity if status else queries.DEFAULT_CAPACITY
     if queries.active_count(session, agent.id) >= capacity:
         raise Conflict("at_capacity", f"you already have {capacity} active chats (your capacity)")
 
@@ -397,12 +408,6 @@ def email_transcript(session: Session, actor: Actor, conversation: Conversation,
     return to
 
 
-def _requester(user: PracticeUser) -> Any:
-    from helpdesk.requests.service import Requester
-
-    return Requester.for_practice_user(user)
-
-
 def leave_message(session: Session, user: PracticeUser, subject: Any, body: Any, email: Any, reference: Any,
                   now: datetime) -> int:
     """No agent online: the message becomes a request (``helpdesk.requests``), answered by email.
@@ -425,26 +430,42 @@ def leave_message(session: Session, user: PracticeUser, subject: Any, body: Any,
 
 
 def to_request(session: Session, agent: Agent, conversation: Conversation, now: datetime) -> Outcome:
-    """Turn the chat into a request (transcript attached as its first comment), assigned to ``agent``."""
-    from helpdesk.requests.service import Submission, submit_request, update_request
+    """Turn the chat into a request assigned to ``agent`` (see ``request_from_chat``)."""
+    from helpdesk.requests.service import update_request
 
     if conversation.request_id is not None:
         return Outcome(conversation, created=False)
     if not conversation.requester_email:
         raise InvalidInput("no_email", "the practice user has no email address, so a request cannot follow up")
-    user = PracticeUser(conversation.requester_id, conversation.practice_id, conversation.requester_name,
-                        conversation.requester_email)
-    session.flush()
-    transcript = conversation.transcript or queries.transcript_text(session, conversation)
-    first = queries.first_practice_text(session, conversation)
-    subject = f"Chat #{conversation.id}: {first}" if first else f"Chat #{conversation.id} with {user.name or user.practice_id}"
-    req = submit_request(session, _requester(user),
-                         Submission(subject=subject[:200], description=transcript[:20_000]), "widget", now)
+    req = request_from_chat(session, conversation, now)
     update_request(session, req, agent, now, assignee_id=agent.id)
-    conversation.request_id = req.id
     message = system_message(session, conversation, now, "request", f"{agent.name} turned this chat into request #{req.id}.",
                              request_id=req.id)
     return Outcome(conversation, [message])
+
+
+def request_from_chat(session: Session, conversation: Conversation, now: datetime,
+                      booking_reference: str = "") -> Request:
+    """A request from the chat, in the practice user's name: its description is what the practice
+    wrote (never an agent's or the assistant's lines), its booking the last one the practice named.
+    The whole chat stays the chat's record: the request's pages show it as its transcript
+    (``queries.request_transcript``), linked by ``Conversation.request_id``."""
+    from helpdesk.requests.service import BODY_MAX as REQUEST_BODY_MAX
+    from helpdesk.requests.service import Requester, Submission, submit_request
+
+    user = PracticeUser(conversation.requester_id, conversation.practice_id, conversation.requester_name,
+                        conversation.requester_email)
+    session.flush()
+    written = queries.practice_texts(session, conversation)
+    first = written[0].body[:140] if written else ""
+    named = [r for m in written for r in m.data.get("booking_references", [])]
+    subject = f"Chat #{conversation.id}: {first}" if first else f"Chat #{conversation.id} with {user.name or user.practice_id}"
+    description = "\n\n".join(m.body for m in written) or f"Chat #{conversation.id}: see the chat transcript."
+    submission = Submission(subject=subject[:200], description=description[:REQUEST_BODY_MAX],
+                            booking_reference=booking_reference or (named[-1] if named else ""))
+    req = submit_request(session, Requester.for_practice_user(user), submission, "widget", now)
+    conversation.request_id = req.id
+    return req
 
 
 # --- agents: presence, connections, canned replies --------------------------------------------
@@ -456,7 +477,7 @@ def set_presence(session: Session, agent: Agent, presence: Any, capacity: Any, n
         queries.whole_number(capacity, "capacity", low=1, high=CAPACITY_MAX)
     status = session.get(AgentStatus, agent.id)
     if status is None:
-        status = AgentStatus(agent_id=agent.id, presence="offline", capacity=DEFAULT_CAPACITY, updated_at=now)
+        status = AgentStatus(agent_id=agent.id, presence="offline", capacity=queries.DEFAULT_CAPACITY, updated_at=now)
         session.add(status)
     if presence is not None:
         status.presence = presence
@@ -470,11 +491,15 @@ def connection_opened(session: Session, agent_id: int, sid: str, node: str, now:
     session.merge(AgentConnection(sid=sid, node=node, agent_id=agent_id, connected_at=now, seen_at=now))
 
 
-def connection_closed(session: Session, sid: str) -> None:
-    session.execute(delete(AgentConnection).where(AgentConnection.sid == sid))
+def connection_closed(session: Session, sid: str, now: datetime) -> None:
+    """Kept as closed, not deleted: it vouches for the agent through ``queries.RECONNECT_GRACE``."""
+    session.execute(update(AgentConnection).where(AgentConnection.sid == sid).values(closed_at=now))
 
 
-def connections_seen(session: Session, node: str, now: datetime, stale_after: timedelta) -> None:
-    """This process still holds its connections; forget any that nobody has vouched for lately."""
-    session.execute(update(AgentConnection).where(AgentConnection.node == node).values(seen_at=now))
-    session.execute(delete(AgentConnection).where(AgentConnection.seen_at < now - stale_after))
+def connections_seen(session: Session, node: str, now: datetime, stale_after: timedelta, grace: timedelta) -> None:
+    """This process still holds its open connections; forget any that nobody has vouched for
+    lately, and closed ones past their grace."""
+    session.execute(update(AgentConnection).where(AgentConnection.node == node, AgentConnection.closed_at.is_(None))
+                    .values(seen_at=now))
+    session.execute(delete(AgentConnection).where(or_(AgentConnection.seen_at < now - stale_after,
+                                                      AgentConnection.closed_at < now - grace)))

@@ -236,26 +236,13 @@ def handoff(session: Session, conversation: Conversation, reason: str, now: date
 
 
 def _to_request(session: Session, conversation: Conversation, now: datetime) -> int | None:
-    from helpdesk.core.auth import PracticeUser
-    from helpdesk.requests.service import Requester, Submission, submit_request
-
     if conversation.request_id is not None:
         return conversation.request_id
     if not conversation.requester_email:
         return None  # nobody to answer by email: it stays in the queue for the next agent
-    user = PracticeUser(conversation.requester_id, conversation.practice_id, conversation.requester_name,
-                        conversation.requester_email)
-    session.flush()
-    transcript = chat_queries.transcript_text(session, conversation)
-    first = chat_queries.first_practice_text(session, conversation)
     outcome = session.get(ChatOutcome, conversation.id)
-    subject = f"Chat #{conversation.id}: {first}" if first else f"Chat #{conversation.id}"
-    req = submit_request(session, Requester.for_practice_user(user),
-                         Submission(subject=subject[:200], description=transcript[:20_000],
-                                    booking_reference=(outcome.reference if outcome and outcome.reference else "")),
-                         "widget", now)
-    conversation.request_id = req.id
-    return req.id
+    reference = outcome.reference if outcome and outcome.reference else ""
+    return chat_service.request_from_chat(session, conversation, now, booking_reference=reference).id
 
 
 # --- outcomes ------------------------------------------------------------------------------------

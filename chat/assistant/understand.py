@@ -27,7 +27,6 @@ from helpdesk.bookings.models import Booking
 MAX_REFERENCES = 5
 # Overlapping (a lookahead), so "IS THIS BOOKING" yields "IS THIS" and "THIS BOOKING".
 REFERENCE_RE = re.compile(r"(?=\b(([A-Za-z]{2,5})[- ]?([A-Za-z0-9]{4,16}))\b)")
-STRICT_REFERENCE_RE = re.compile(r"\b[A-Za-z]{2,5}-[A-Za-z0-9]{1,16}\b")
 NEAR_CANDIDATES = 5000  # the practice's references looked at for a one-character-off match
 NAME_WINDOW = timedelta(days=45)  # a name without a day: bookings this far either side of now
 

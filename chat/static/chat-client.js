@@ -161,8 +161,24 @@
     return "about " + m + " minute" + (m === 1 ? "" : "s");
   }
 
-  /* One message as a list item; article cards link to the Help Center. */
-  function renderMessage(message, mine) {
+  /* Text with some of its words as links: `links` is {pattern, url(word) -> href or null}. Text
+     nodes and <a> elements only, never HTML from the text. */
+  function linkedText(text, links) {
+    if (!links || !links.pattern) return [text];
+    var pieces = [], done = 0, pattern = new RegExp(links.pattern, "g"), match, href;
+    while ((match = pattern.exec(text)) !== null) {
+      href = links.url(match[0]);
+      if (!href) continue;
+      pieces.push(text.slice(done, match.index), el("a", { href: href, text: match[0] }));
+      done = match.index + match[0].length;
+    }
+    pieces.push(text.slice(done));
+    return pieces;
+  }
+
+  /* One message as a list item; article cards link to the Help Center; `links` (optional) turns
+     words of the text into links (see linkedText). */
+  function renderMessage(message, mine, links) {
     var kind = message.kind, author = message.author || {};
     var item = el("li", { className: "msg msg-" + kind + " from-" + author.type + (mine ? " mine" : ""),
                           "data-seq": String(message.seq) });
@@ -180,7 +196,7 @@
         el("p", { className: "small", text: a.snippet || "" })
       ]));
     } else {
-      item.appendChild(el("div", { className: "msg-body", text: message.body }));
+      item.appendChild(el("div", { className: "msg-body" }, linkedText(message.body, links)));
     }
     if (author.type === "assistant" && message.data) renderAnswer(item, message.data);
     return item;

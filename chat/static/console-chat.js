@@ -53,12 +53,17 @@
       ]));
     });
     if (!state.mine.length) mine.appendChild(el("li", { className: "empty", text: "No active chats." }));
-    var select = $("transfer-to");
+    renderTransfer();
+  }
+
+  /* "Transfer to…" lists the other agents online; with none, it says so instead of an empty menu. */
+  function renderTransfer() {
+    var select = $("transfer-to"), others = state.agents.filter(function (a) { return a.id !== me.id; });
     clear(select);
     select.appendChild(el("option", { value: "", text: "Transfer to…" }));
-    state.agents.filter(function (a) { return a.id !== me.id; }).forEach(function (a) {
-      select.appendChild(el("option", { value: String(a.id), text: a.name }));
-    });
+    others.forEach(function (a) { select.appendChild(el("option", { value: String(a.id), text: a.name })); });
+    select.hidden = !others.length;
+    $("transfer-none").hidden = !!others.length;
   }
 
   function refreshQueue() {
@@ -79,7 +84,7 @@
     $("pane-status").textContent = c ? c.status + (c.agent ? " with " + c.agent.name : "") : "";
     var mine = c && c.status === "active" && c.agent && c.agent.id === me.id;
     $("accept").hidden = !(c && c.status === "waiting");
-    ["close", "to-request", "transfer-to"].forEach(function (id) { $(id).hidden = !mine; });
+    ["close", "to-request", "transfer"].forEach(function (id) { $(id).hidden = !mine; });
     $("email-transcript").hidden = !(c && c.status === "closed");
     $("composer").hidden = !mine;
     if (c && c.request_id) $("pane-status").textContent += " · request #" + c.request_id;
@@ -91,6 +96,7 @@
     client.call("watch", { conversation_id: id }).then(function (answer) {
       client.forget(id);
       clear($("messages"));
+      state.practiceId = answer.conversation.practice_id;  // before the history: its booking links name the practice
       state.replaying = true;  // history: open only the latest booking the practice named, once
       client.absorb(answer.messages);
       state.replaying = false;
@@ -106,10 +112,27 @@
 
   function appendMessage(m) {
     var list = $("messages");
-    list.appendChild(H.renderMessage(m, m.author && m.author.type === "agent" && m.author.id === String(me.id)));
+    list.appendChild(H.renderMessage(m, m.author && m.author.type === "agent" && m.author.id === String(me.id), bookingLinks(m)));
     list.scrollTop = list.scrollHeight;
     var refs = (m.data && m.data.booking_references) || [];
     if (!state.replaying && m.author && m.author.type === "practice" && refs.length) diagnose(refs[0]);
+  }
+
+  /* A message's booking references (the practice's own, as the server found them) link to the
+     booking's diagnosis within its practice, like the header search's results. */
+  var referencePattern = root.dataset.referencePattern, bookingUrl = root.dataset.bookingUrl;
+  function bookingLinks(m) {
+    var known = {};
+    ((m.data && m.data.booking_references) || []).concat((m.data && m.data.references) || []).forEach(function (r) {
+      known[r.toLowerCase()] = r;
+    });
+    return { pattern: referencePattern, url: function (text) {
+      var reference = known[text.toLowerCase()], practiceId = state.practiceId;
+      if (!reference || !practiceId) return null;
+      return bookingUrl.replace(/PRACTICE_ID|REFERENCE/g, function (slot) {
+        return encodeURIComponent(slot === "REFERENCE" ? reference : practiceId);
+      });
+    } };
   }
 
   function markRead() {
@@ -146,7 +169,13 @@
     renderLists();
   });
 
-  client.on("presence", function (p) { $("presence").value = p.presence; $("capacity").value = p.capacity; });
+  /* The presence the server stored (this tab's change or another tab's): it is what a reload opens in. */
+  function presenceSaved(p) {
+    $("presence").value = p.presence; $("capacity").value = p.capacity;
+    $("presence-saved").textContent = "Saved: " + $("presence").selectedOptions[0].textContent + ", up to " + p.capacity
+      + (p.capacity === 1 ? " chat" : " chats") + " at once.";
+  }
+  client.on("presence", presenceSaved);
 
   var typingTimer = null;
   client.on("typing", function (t) {
@@ -326,7 +355,7 @@
     }, fail);
   });
   function savePresence() {
-    client.call("presence", { presence: $("presence").value, capacity: Number($("capacity").value) }).catch(fail);
+    client.call("presence", { presence: $("presence").value, capacity: Number($("capacity").value) }).then(presenceSaved, fail);
   }
   $("presence").addEventListener("change", savePresence);
   $("capacity").addEventListener("change", savePresence);

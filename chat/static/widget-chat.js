@@ -25,7 +25,7 @@
       return "Waiting for an agent: you are number " + c.position + " in the queue" + wait + ".";
     }
     if (c.status === "active") return "You are chatting with " + (c.agent ? c.agent.name : "support") + ".";
-    return "This chat has ended.";
+    return "";  // the "The chat has ended" heading says it: one notice, not two
   }
 
   function setConversation(c) {
@@ -58,7 +58,7 @@
           status("An agent is available" + (a.estimated_wait_seconds !== null ? ": estimated wait " + H.minutes(a.estimated_wait_seconds) : "") + ".");
           show("start");
         } else {
-          status("No agent is online.");
+          status("");  // the "No one is online right now" heading says it
           show("offline");
         }
       });
@@ -104,7 +104,7 @@
       client.absorb(answer.messages);
       setConversation(answer.conversation);
     }, function (error) {
-      if (error.code === "no_agent_online") { $("offline-body").value = body; show("offline"); status("No agent is online."); }
+      if (error.code === "no_agent_online") { $("offline-body").value = body; show("offline"); status(""); }
       else fail(error);
     });
   });
@@ -140,9 +140,8 @@
     if (!conversation) return;
     client.call("handoff", { conversation_id: conversation.id }).then(function (answer) {
       if (answer.error) return fail(answer.error);
-      client.absorb(answer.messages || []);
+      client.absorb(answer.messages || []);  // with no agent online, its last line says the chat became a request
       setConversation(answer.conversation);
-      if (answer.request_id) status("No agent is online: your chat is request #" + answer.request_id + ". We will reply by email.");
     }, fail);
   });
   $("messages").addEventListener("click", function (event) {  // tap one of the assistant's choices

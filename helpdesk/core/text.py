@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -11,6 +12,10 @@ from markupsafe import Markup, escape
 from helpdesk.core.errors import InvalidInput
 
 EMAIL_RE = re.compile(r"^[^@\s<>\"']+@[^@\s<>\"']+\.[^@\s<>\"']+$")
+# A booking reference as people write it in text ("RVD-7K2QX9M", "bk-1"): the one definition, used
+# to spot references in what people write and to link them (pages written in JavaScript get its
+# ``pattern``; it reads the same there).
+BOOKING_REFERENCE_RE = re.compile(r"\b[A-Za-z]{2,5}-[A-Za-z0-9]{1,16}\b")
 
 # Control characters other than newline and tab are dropped from text (so are NUL, which
 # PostgreSQL cannot store, and the BOM).
@@ -45,3 +50,22 @@ def clean_text(value: Any, name: str, limit: int, required: bool = True, label: 
 def breakable_email(address: str) -> Markup:
     """An email address, escaped, that may wrap after its "@" and before each ".", not inside a name."""
     return Markup(str(escape(address)).replace("@", "@<wbr>").replace(".", "<wbr>."))
+
+
+def link_booking_references(text: str, known: Iterable[str], url_for: Callable[[str], str]) -> Markup:
+    """``text`` escaped, each of the ``known`` references in it (any case) a link to ``url_for(reference)``.
+
+    Only known references are linked (a practice's real bookings): "well-known" has the shape too.
+    """
+    canonical = {reference.lower(): reference for reference in known}
+    parts: list[Markup] = []
+    done = 0
+    for match in BOOKING_REFERENCE_RE.finditer(text):
+        reference = canonical.get(match.group(0).lower())
+        if reference is None:
+            continue
+        parts += [escape(text[done:match.start()]),
+                  Markup('<a class="booking-ref" href="{}">{}</a>').format(url_for(reference), match.group(0))]
+        done = match.end()
+    parts.append(escape(text[done:]))
+    return Markup("").join(parts)

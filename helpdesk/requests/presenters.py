@@ -1,33 +1,22 @@
 """Request text as a page shows it: escaped, with the booking references it names as links.
 
 A reference is linked only when the practice has a booking by that name (one query for the whole
-page), so a word that merely looks like one ("COVID-19") stays text.
+page), so a word that merely looks like one stays text. The shape of a reference and the linking
+are helpdesk.core.text's, shared with the chat console.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from markupsafe import Markup, escape
 from sqlalchemy.orm import Session
 
+from helpdesk.core.text import BOOKING_REFERENCE_RE, link_booking_references
 from helpdesk.requests import queries
-from helpdesk.requests.service import REFERENCE_RE
 
-# A run of the characters a reference is made of; the punctuation that ends a sentence is not part of it.
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
-_TRAILING = "._/-"
 MAX_CANDIDATES = 500
-
-
-def _reference_words(text: str) -> Iterable[tuple[int, str]]:
-    """Where each word that could be a booking reference starts, and the word."""
-    for match in _WORD.finditer(text):
-        word = match.group(0).rstrip(_TRAILING)
-        if len(word) >= 3 and REFERENCE_RE.match(word) and any(ch.isdigit() for ch in word):
-            yield match.start(), word
 
 
 @dataclass(frozen=True)
@@ -42,16 +31,9 @@ class ReferenceLinks:
     url: Callable[[str], str] = str
 
     def __call__(self, text: str) -> Markup:
-        parts, done = [], 0
-        for start, word in _reference_words(text) if self.references else ():
-            reference = self.references.get(word.lower())
-            if reference is None:
-                continue
-            parts += [escape(text[done:start]),
-                      Markup('<a class="booking-ref" href="{}">{}</a>').format(self.url(reference), word)]
-            done = start + len(word)
-        parts.append(escape(text[done:]))
-        return Markup("").join(parts)
+        if not self.references:
+            return escape(text)
+        return link_booking_references(text, self.references.values(), self.url)
 
 
 def reference_links(session: Session, practice_id: str, texts: Iterable[str],
@@ -59,5 +41,5 @@ def reference_links(session: Session, practice_id: str, texts: Iterable[str],
     """Links for the practice's booking references named anywhere in ``texts``, to ``url(reference)``."""
     keys: dict[str, None] = {}
     for text in texts:
-        keys.update((word.lower(), None) for _, word in _reference_words(text))
+        keys.update((match.group(0).lower(), None) for match in BOOKING_REFERENCE_RE.finditer(text))
     return ReferenceLinks(queries.booking_references(session, practice_id, list(keys)[:MAX_CANDIDATES]), url)

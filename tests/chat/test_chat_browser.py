@@ -95,6 +95,6 @@ def test_a_practice_and_an_agent_chat_and_the_agent_shares_an_article(
     # the practice ends the chat and rates it
     practice.get_by_role("button", name="End chat").click()
     expect(practice.get_by_role("heading", name="The chat has ended")).to_be_visible()
-    practice.get_by_label("5").check()
+    practice.get_by_role("radio", name="5 — Excellent").check()
     practice.get_by_role("button", name="Send rating").click()
     expect(practice.locator("#widget-notice")).to_contain_text("Thank you")

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from chat.models import Conversation, Message
+from chat.models import AgentConnection, Conversation, Message
 from helpdesk.core.agents import NewAgent
 from helpdesk.core.canned import CannedReply
 from tests.chat.conftest import ChatServer, Peer, widget_token
@@ -193,6 +193,26 @@ def test_capacity_and_transfer(
     assert bob.call("transfer", {"conversation_id": conversation_id, "agent_id": 999_999})["error"]["code"] == "not_found"
 
 
+def test_an_agent_whose_console_reloads_is_not_reported_offline_for_that_moment(
+    chat_server: ChatServer, online_agent: tuple[NewAgent, Peer], peers: Connect, practice_id: str, chat_engine: Engine,
+) -> None:
+    agent_row, agent = online_agent
+    practice = peers(chat_server.url, widget_token(practice_id))
+    agent.close()  # the reload drops the socket...
+    deadline = time.monotonic() + 5
+    while True:
+        with Session(chat_engine) as session:
+            closed = session.scalars(select(AgentConnection.closed_at)
+                                     .where(AgentConnection.agent_id == agent_row.agent.id)).all()
+        if closed and all(closed) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert closed and all(closed), "the server never saw the agent's socket close"
+    assert practice.ok("availability")["agents_online"] is True  # ...but practices are not told "no agent"
+    again = peers(chat_server.url, agent_row.token)  # ...and the reloaded console comes back as it was
+    assert again.ok("queue")["me"]["presence"] == "online"
+
+
 def test_with_no_agent_online_the_practice_leaves_a_message_that_becomes_a_request(
     chat_server: ChatServer, peers: Connect, practice_id: str, chat_engine: Engine,
 ) -> None:
@@ -232,8 +252,8 @@ def test_an_agent_turns_a_chat_into_a_request_and_emails_the_transcript(
     with Session(chat_engine) as session:
         request = session.get(Request, made["request_id"])
         assert request is not None and request.assignee_id == online_agent[0].agent.id
-        body = session.scalar(select(RequestComment.body).where(RequestComment.request_id == request.id))
-        assert "I will raise this with engineering." in (body or "")
+        bodies = session.scalars(select(RequestComment.body).where(RequestComment.request_id == request.id)).all()
+        assert bodies == ["Hello, a patient's booking is not in our diary"]  # the practice's words, no agent line
         mail = session.scalars(select(OutboxMessage).where(OutboxMessage.recipient == "pat@practice.test",
                                                            OutboxMessage.subject.like(f"%#{conversation_id})"))).all()
         assert len(mail) == 1 and "I will raise this with engineering." in mail[0].payload["text"]

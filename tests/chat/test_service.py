@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from chat import service
-from chat.models import Message
+from chat import queries, service
+from chat.models import AgentConnection, Message
 from helpdesk.core.clock import utcnow
 from helpdesk.core.errors import Conflict, Forbidden, NotFound
+from helpdesk.requests.models import Request, RequestComment
 from tests.factories import (
     make_agent,
     make_booking,
@@ -68,3 +71,68 @@ def test_a_practice_user_cannot_write_into_another_practices_chat(db_session: Se
     stranger = practice_user(make_practice(db_session))
     with pytest.raises(NotFound):
         service.send_message(db_session, stranger, conversation.id, "c-x", "let me in", utcnow())
+
+
+def test_a_chat_turned_into_a_request_keeps_the_practices_words_and_attaches_the_whole_chat(
+        db_session: Session, app_context: None) -> None:
+    practice = make_practice(db_session)
+    booking = make_booking(db_session, practice, "RVD-TR4NS1", trait="collision")
+    pat = practice_user(practice, name="Pat Reception", email="pat@practice.test")
+    ada = make_agent(db_session, online=True, name="Ada Agent")
+    conversation = make_conversation(db_session, pat, first_message="Booking rvd-tr4ns1 is not in our diary",
+                                     accepted_by=ada)
+    now = utcnow()
+    service.send_message(db_session, ada.agent, conversation.id, "a-1", "I will raise this with engineering.", now)
+    service.send_message(db_session, pat, conversation.id, "p-2", "Thank you", now)
+
+    outcome = service.to_request(db_session, ada.agent, conversation, now)
+
+    req = db_session.get(Request, conversation.request_id)
+    assert req is not None and req.assignee_id == ada.agent.id and req.booking_reference == booking.reference
+    comments = db_session.scalars(select(RequestComment).where(RequestComment.request_id == req.id)).all()
+    assert [(c.author_kind, c.body) for c in comments] == [
+        ("requester", "Booking rvd-tr4ns1 is not in our diary\n\nThank you")]  # no agent line in the practice's name
+    found = queries.request_transcript(db_session, req.id)
+    assert found is not None and found[0].id == conversation.id
+    assert [(m.author_type, m.author_name, m.body) for m in found[1]] == [
+        ("system", "Practice Helpdesk", "Pat Reception started the chat."),
+        ("practice", "Pat Reception", "Booking rvd-tr4ns1 is not in our diary"),
+        ("system", "Practice Helpdesk", "Ada Agent joined the chat."),
+        ("agent", "Ada Agent", "I will raise this with engineering."),
+        ("practice", "Pat Reception", "Thank you"),
+        ("system", "Practice Helpdesk", f"Ada Agent turned this chat into request #{req.id}."),
+    ]
+    assert outcome.messages[0].data == {"event": "request", "request_id": req.id}
+    assert not service.to_request(db_session, ada.agent, conversation, now).created  # once
+
+
+def test_the_booking_references_an_agent_names_are_the_chats_practices_own(db_session: Session) -> None:
+    practice = make_practice(db_session)
+    booking = make_booking(db_session, practice, "RVD-AG3NT1")
+    elsewhere = make_booking(db_session, make_practice(db_session), "RVD-0THER1")
+    ada = make_agent(db_session, online=True)
+    conversation = make_conversation(db_session, practice_user(practice), accepted_by=ada)
+    said = service.send_message(db_session, ada.agent, conversation.id, "a-1",
+                                f"Is it {booking.reference.lower()} or {elsewhere.reference}? A well-known issue.",
+                                utcnow()).message
+    assert said.data["booking_references"] == [booking.reference]
+    plain = service.send_message(db_session, ada.agent, conversation.id, "a-2", "No reference here", utcnow()).message
+    assert "booking_references" not in plain.data
+
+
+def test_a_closed_agent_connection_counts_online_only_through_the_reconnect_grace(db_session: Session) -> None:
+    ada = make_agent(db_session, online=True)  # connection "sid-N" on node "factory"
+    sid = db_session.scalars(select(AgentConnection.sid).where(AgentConnection.agent_id == ada.agent.id)).one()
+    now = utcnow()
+
+    def online(at: datetime) -> bool:
+        return ada.agent.id in {agent.id for agent, _ in queries.online_agents(db_session, at)}
+
+    service.connection_closed(db_session, sid, now)  # a console reload drops the socket
+    assert online(now) and online(now + queries.RECONNECT_GRACE)
+    later = now + timedelta(seconds=5)
+    service.connections_seen(db_session, "factory", later, queries.CONNECTION_STALE_AFTER, queries.RECONNECT_GRACE)
+    assert not online(now + queries.RECONNECT_GRACE + timedelta(seconds=1))  # the refresher did not revive it
+    service.connections_seen(db_session, "factory", now + queries.RECONNECT_GRACE + timedelta(seconds=1),
+                             queries.CONNECTION_STALE_AFTER, queries.RECONNECT_GRACE)
+    assert db_session.get(AgentConnection, sid) is None  # forgotten once past its grace

@@ -9,11 +9,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from chat import queries as chat_queries
+from chat import service as chat_service
 from chat.assistant import service
 from chat.assistant.models import AssistantSettings, ChatOutcome
 from chat.models import Message
 from helpdesk.bookings.models import Incident, IncidentPractice
 from helpdesk.core.agents import create_agent
+from helpdesk.core.auth import PracticeUser
 from helpdesk.core.errors import InvalidInput
 from helpdesk.requests.models import Request, RequestComment
 from tests.chat.assistant import world
@@ -110,14 +113,18 @@ def test_a_kind_it_is_set_not_to_answer_is_handed_off(assistant_on: AssistantSet
 def test_with_no_agent_online_a_hand_off_becomes_a_request_with_the_transcript(
         assistant_on: AssistantSettings, small_world: Session) -> None:
     chat = open_chat(small_world)
-    service.answer_message(small_world, chat, "Why is RVD-CDSSKSX not in my diary?", NOW)
-    reply = service.answer_message(small_world, chat, "I want to talk to someone", NOW + timedelta(minutes=1))
+    pat = PracticeUser("u-1", chat.practice_id, "Pat Reception", "pat@riverside.test")
+    for n, text in enumerate(["Why is RVD-CDSSKSX not in my diary?", "I want to talk to someone"]):
+        chat_service.send_message(small_world, pat, chat.id, f"c-{n}", text, NOW + timedelta(minutes=n))
+        reply = service.answer_message(small_world, chat, text, NOW + timedelta(minutes=n))
     assert reply.request_id is not None and chat.request_id == reply.request_id and chat.status == "closed"
     request = small_world.get(Request, reply.request_id)
     assert request.booking_reference == "RVD-CDSSKSX"
-    transcript = small_world.scalars(select(RequestComment.body).where(RequestComment.request_id == request.id)).first()
-    assert "Helpdesk assistant:" in transcript and "collision" in transcript
-    assert "Handed to a person: the practice asked for a person" in transcript
+    comments = small_world.scalars(select(RequestComment).where(RequestComment.request_id == request.id)).all()
+    assert [c.body for c in comments] == ["Why is RVD-CDSSKSX not in my diary?\n\nI want to talk to someone"]
+    _, lines = chat_queries.request_transcript(small_world, request.id)
+    assert any(m.author_type == "assistant" and "collision" in m.body for m in lines)
+    assert any(m.body == "Handed to a person: the practice asked for a person." for m in lines)
     assert reply.messages[-1].data == {"event": "request", "request_id": reply.request_id}
 
 
