@@ -70,6 +70,9 @@ class Conversation(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None]
+    # Stored when they happen, for the reports: created -> accepted, created -> ended (accepted chats).
+    first_response_seconds: Mapped[int | None] = mapped_column(Integer)
+    resolution_seconds: Mapped[int | None] = mapped_column(Integer)
     request_id: Mapped[int | None] = mapped_column(Integer)  # the request this chat became, if any
 
     agent: Mapped[Agent | None] = relationship(lazy="joined")

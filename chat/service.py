@@ -29,6 +29,7 @@ from helpdesk.bookings.models import Booking
 from helpdesk.core.agents import Agent
 from helpdesk.core.auth import PracticeUser
 from helpdesk.core.canned import find_canned_reply
+from helpdesk.core.clock import elapsed_seconds
 from helpdesk.core.errors import (
     Conflict,
     Forbidden,
@@ -304,6 +305,7 @@ def accept(session: Session, agent: Agent, conversation: Conversation | None, no
     conversation.agent_id = agent.id
     conversation.agent = agent
     conversation.accepted_at = now
+    conversation.first_response_seconds = elapsed_seconds(conversation.created_at, now)
     message = system_message(session, conversation, now, "joined", f"{agent.name} joined the chat.",
                              agent={"id": agent.id, "name": agent.name})
     return Outcome(conversation, [message], queue_changed=True)
@@ -350,6 +352,8 @@ def close(session: Session, actor: Actor, conversation: Conversation, now: datet
     conversation.status = "closed"
     conversation.closed_at = now
     conversation.closed_by = "agent" if isinstance(actor, Agent) else "practice"
+    if conversation.accepted_at is not None:
+        conversation.resolution_seconds = elapsed_seconds(conversation.created_at, now)
     session.flush()
     conversation.transcript = queries.transcript_text(session, conversation)
     return Outcome(conversation, [message], queue_changed=was_waiting)
