@@ -36,11 +36,13 @@ from bench.common import (
     Server,
     base_env,
     deadline,
+    flask_cli,
     machine,
     summary_ms,
     table,
 )
 from bench.diagnostics import agent_token, build
+from helpdesk.core.clock import elapsed_seconds
 
 TARGET_SEARCH_P95_MS = 50.0
 TARGET_REPORT_P95_MS = 300.0
@@ -49,8 +51,14 @@ SURNAMES = ("murphy", "kelly", "walsh", "smith", "byrne", "nguyen", "o'brien", "
 FULL_NAMES = ("aoife murphy", "liam kelly", "grace walsh", "seán byrne", "zoe nguyen")
 
 
+def seconds(start: datetime, end: datetime | None) -> int | None:
+    """The stored duration the verbs would have written (migration 0013)."""
+    return None if end is None else elapsed_seconds(start, end)
+
+
 def add_history(database: Path, chats: int, requests: int, rng: random.Random) -> None:
-    """A year of chats and requests, written directly (the chat and request tables only)."""
+    """A year of chats and requests, written directly (the chat and request tables only), with the
+    response and resolution seconds the verbs store."""
     connection = sqlite3.connect(database)
     try:
         if connection.execute("SELECT count(*) FROM chat_conversations").fetchone()[0] >= chats:
@@ -67,11 +75,13 @@ def add_history(database: Path, chats: int, requests: int, rng: random.Random) -
             comment = rng.choice(("Quick and kind", "Took a while", "Fixed it", "")) if rating else None
             rows.append((rng.choice(practices), f"bench-{n}", "closed", created.strftime(fmt),
                          accepted.strftime(fmt) if accepted else None, closed.strftime(fmt), rating, comment or None,
-                         (closed + timedelta(seconds=30)).strftime(fmt) if rating else None))
+                         (closed + timedelta(seconds=30)).strftime(fmt) if rating else None,
+                         seconds(created, accepted), seconds(created, closed) if accepted else None))
         connection.executemany(
             "INSERT INTO chat_conversations (practice_id, requester_id, requester_name, requester_email, status, created_at,"
-            " accepted_at, closed_at, last_seq, practice_read_seq, agent_read_seq, rating, rating_comment, rated_at)"
-            " VALUES (?, ?, '', '', ?, ?, ?, ?, 0, 0, 0, ?, ?, ?)", rows)
+            " accepted_at, closed_at, last_seq, practice_read_seq, agent_read_seq, rating, rating_comment, rated_at,"
+            " first_response_seconds, resolution_seconds)"
+            " VALUES (?, ?, '', '', ?, ?, ?, ?, 0, 0, 0, ?, ?, ?, ?, ?)", rows)
         req_rows = []
         for n in range(requests):
             created = now - timedelta(seconds=rng.randrange(365 * 86400))
@@ -79,10 +89,12 @@ def add_history(database: Path, chats: int, requests: int, rng: random.Random) -
             solved = replied + timedelta(hours=rng.expovariate(1 / 20)) if replied and rng.random() < 0.8 else None
             req_rows.append((f"Bench request {n}", "solved" if solved else "open", rng.choice(("low", "normal", "high", "urgent")),
                              rng.choice(practices), f"requester{n % 5000}@bench.test", created.strftime(fmt), created.strftime(fmt),
-                             replied.strftime(fmt) if replied else None, solved.strftime(fmt) if solved else None))
+                             replied.strftime(fmt) if replied else None, solved.strftime(fmt) if solved else None,
+                             seconds(created, replied), seconds(created, solved)))
         connection.executemany(
             "INSERT INTO requests (subject, status, priority, channel, practice_id, requester_email, requester_name,"
-            " created_at, updated_at, first_replied_at, solved_at) VALUES (?, ?, ?, 'web', ?, ?, '', ?, ?, ?, ?)", req_rows)
+            " created_at, updated_at, first_replied_at, solved_at, first_reply_seconds, resolution_seconds)"
+            " VALUES (?, ?, ?, 'web', ?, ?, '', ?, ?, ?, ?, ?, ?)", req_rows)
         connection.commit()
         connection.execute("ANALYZE")
     finally:
@@ -135,10 +147,11 @@ def main() -> None:
     with deadline(3 * 3600):
         if not database.exists():
             build(database, args.bookings, args.seed, 0.2)
-        add_history(database, args.chats, args.requests, rng)
         env = base_env(f"sqlite:///{database}", database.parent / "workspace-instance",
                        SECRET_KEY=secrets.token_urlsafe(32), INGEST_SECRET=secrets.token_urlsafe(32),
                        WIDGET_SECRET=secrets.token_urlsafe(32), OUTBOX_LOOP="false")
+        flask_cli(env, "db", "upgrade")  # a cached database follows new migrations (and their backfills)
+        add_history(database, args.chats, args.requests, rng)
         token = agent_token(env)
         paths = scenarios(database, rng, args.per)
         with Server(env, database.parent / "workspace-server.log") as server:

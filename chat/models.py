@@ -72,6 +72,9 @@ class Conversation(Base):
     rating: Mapped[int | None] = mapped_column(Integer)
     rating_comment: Mapped[str | None] = mapped_column(Text)
     rated_at: Mapped[datetime | None]
+    # Stored when they happen, for the reports: created -> accepted, created -> ended (accepted chats).
+    first_response_seconds: Mapped[int | None] = mapped_column(Integer)
+    resolution_seconds: Mapped[int | None] = mapped_column(Integer)
     # The request this chat became, if any: the request's pages show this chat's transcript.
     request_id: Mapped[int | None] = mapped_column(ForeignKey(Request.id, ondelete="SET NULL"))
 

@@ -29,6 +29,7 @@ from helpdesk.bookings.models import Booking
 from helpdesk.core.agents import Agent
 from helpdesk.core.auth import PracticeUser
 from helpdesk.core.canned import find_canned_reply
+from helpdesk.core.clock import elapsed_seconds
 from helpdesk.core.errors import (
     Conflict,
     Forbidden,
@@ -131,16 +132,15 @@ def _store(session: Session, conversation_id: int, now: datetime, *, kind: str, 
     status, or ``None`` when no conversation matched the guard (unknown, someone else's, closed...).
     """
     author_type, author_id, author_name = author
-    connection = session.connection()  # Core statements: skip the ORM's execute machinery
-    allocated = connection.execute(_SEQ_UPDATES[(author_type, guard)],
-                                   {"p_conversation": conversation_id, "p_now": now, **guard_params}).first()
+    allocated = session.execute(_SEQ_UPDATES[(author_type, guard)],
+                                {"p_conversation": conversation_id, "p_now": now, **guard_params}).first()
     if allocated is None:
         return None
     seq, status = allocated
     row = {"conversation_id": conversation_id, "seq": seq, "client_id": client_id, "kind": kind,
            "author_type": author_type, "author_id": author_id, "author_name": author_name, "body": body,
            "data": data or {}, "created_at": now}
-    message_id = connection.execute(_MESSAGE_INSERT, row).scalar_one()
+    message_id = session.execute(_MESSAGE_INSERT, row).scalar_one()
     return Message(id=message_id, **row), status  # transient: a record of what was stored
 
 
@@ -328,6 +328,7 @@ def accept(session: Session, agent: Agent, conversation: Conversation | None, no
     conversation.agent_id = agent.id
     conversation.agent = agent
     conversation.accepted_at = now
+    conversation.first_response_seconds = elapsed_seconds(conversation.created_at, now)
     message = system_message(session, conversation, now, "joined", f"{agent.name} joined the chat.",
                              agent={"id": agent.id, "name": agent.name})
     return Outcome(conversation, [message], queue_changed=True)
@@ -374,6 +375,8 @@ def close(session: Session, actor: Actor, conversation: Conversation, now: datet
     conversation.status = "closed"
     conversation.closed_at = now
     conversation.closed_by = "agent" if isinstance(actor, Agent) else "practice"
+    if conversation.accepted_at is not None:
+        conversation.resolution_seconds = elapsed_seconds(conversation.created_at, now)
     session.flush()
     conversation.transcript = queries.transcript_text(session, conversation)
     return Outcome(conversation, [message], queue_changed=was_waiting)

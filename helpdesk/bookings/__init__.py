@@ -50,6 +50,9 @@ def init_app(app: Flask) -> None:
 
         return incidents.open_incident_for(db.session(), practice_id)
 
+    from helpdesk.workspace.counts import register_count
+
+    register_count("open_incidents", incidents.open_incident_count)  # the navigation shows it
     set_console_home(app, "practices.practices")
     app.cli.add_command(demo.demo_group())
     register_cause_codes(app, diagnosis.CAUSE_CODES)

@@ -19,6 +19,10 @@ The practices and their stories (see ``PRACTICES``):
   down without the lost-connection alert going out;
 * two sidebar (non-integrated) practices, one of them with a mistyped, bouncing booking address;
 * a healthy podiatry practice and a dental practice with two booking addresses.
+
+The busy studio's newest bookings failed (a collision, a rejection, a diary timeout, a patient
+match), so the demo portal, which lists them, shows failures. ``demo load`` then adds a few
+requests and chats through the requests and chat verbs (``helpdesk.bookings.demo_support``).
 """
 
 from __future__ import annotations
@@ -123,7 +127,9 @@ PRACTICES: tuple[PracticeSpec, ...] = (
         outages=(Outage(62, 14), Outage(23.4, 6)),
         collision_rate=0.02, unalerted_share=0.15, patient_match_rate=0.006, rejected_rate=0.004,
         scripted=((2.1, "collision"), (1.2, "collision_unalerted"), (4.3, "patient_match"), (6.2, "rejected"),
-                  (3.4, "email_failed"), (5.1, "cancelled")),
+                  (3.4, "email_failed"), (5.1, "cancelled"),
+                  # The newest bookings, the ones the demo portal lists: its "Help with ..." meets failures.
+                  (0.03, "collision"), (0.05, "rejected"), (0.07, "diary_timeout"), (0.09, "patient_match")),
     ),
     PracticeSpec(
         id="harbour-physio", code="HBP", name="Harbour Physiotherapy", timezone="Europe/Dublin",
@@ -462,6 +468,8 @@ class DemoWorld:
             if not (settings.connection_alerts and (settings.alert_emails or settings.booking_emails)):
                 return ["diary_connection_lost", "alerts_disabled"]
             return ["diary_connection_lost"] if spell.alerted else ["diary_connection_lost", "alert_not_sent"]
+        if mode == "diary_timeout":
+            return self._diary_timeout(spec, emit, later, settings)
         roll = rng.random()
         if mode in ("collision", "collision_unalerted") or (mode == "random" and roll < spec.collision_rate):
             failed = later(20, 90)
@@ -486,6 +494,17 @@ class DemoWorld:
         if emit("diary.inserted", later(4, 50), pms_appointment_id=f"A{rng.randrange(10**6, 10**7)}"):
             return []
         return ["in_flight"]  # made seconds ago: the insert has not reported back yet
+
+    def _diary_timeout(self, spec: PracticeSpec, emit: Any, later: Any, settings: SettingsVersion) -> list[str]:
+        """One insert that timed out with the connector otherwise online; the platform alerts the practice."""
+        failed = later(60, 90)
+        if not emit("diary.failed", failed, reason="connection_lost", detail=FAILURE_DETAILS["connection_lost"][0]):
+            return ["in_flight"]
+        recipients = settings.alert_emails or settings.booking_emails
+        if not (settings.connection_alerts and recipients):
+            return ["diary_connection_lost", "alerts_disabled"]
+        emit("alert.sent", later(30, 120, failed), kind="connection_lost", recipient=recipients[0])
+        return ["diary_connection_lost"]
 
     def _schedule(self) -> dict[int, list[_Booking]]:
         """Which bookings are made on which day: weekdays busier, scripted ones at their moment."""
@@ -727,6 +746,12 @@ def demo_group() -> AppGroup:
         session.commit()
         click.echo(f"Help Center articles (kb/content): {articles.summary()}.")
         agent, password, token = ensure_demo_agent(session)
+        from helpdesk.bookings.demo_support import load_support
+
+        support = load_support(session, agent, utcnow())
+        session.commit()
+        click.echo(f"Support history: {support.requests} requests and {support.chats} chats "
+                   "(none when the helpdesk already had some).")
         print_logins(agent, password, token, world.practices[0].id)
 
     @group.command("logins")

@@ -347,8 +347,13 @@ CAUSE_PHRASES = {
 }
 
 
+# A booking waiting in the sidebar reached the practice's staff, not (yet) its diary.
+RECEIVED_AS = {"sidebar_alerted": "a sidebar alert"}
+
+
 def summarize(ways: int, channels: dict[str, Any], causes: Sequence[str]) -> str:
-    got = [CHANNEL_NAMES[name] for name, channel in channels.items() if channel["received"]]
+    got = [RECEIVED_AS.get(channel["status"], CHANNEL_NAMES[name]) for name, channel in channels.items()
+           if channel["received"]]
     missed = [CHANNEL_NAMES[name] for name, channel in channels.items() if not channel["received"]]
     text = f"Received {ways} of 3 ways: {_join(got)}"
     if missed:

@@ -398,6 +398,11 @@ def list_incidents(session: Session, state: str | None, limit: int = 100) -> lis
     return list(session.scalars(query.order_by(Incident.started_at.desc(), Incident.id.desc()).limit(limit)))
 
 
+def open_incident_count(session: Session, _agent: object = None) -> int:
+    """Incidents open now (one merged into a platform incident is resolved: it counts once, as that one)."""
+    return session.scalar(select(func.count()).select_from(Incident).where(Incident.state == "open")) or 0
+
+
 def open_incident_for(session: Session, practice_id: str) -> Incident | None:
     """The practice's current open incident (the newest), for the widget banner."""
     rows = [inc for pid, inc in _open_incidents(session, [practice_id])]

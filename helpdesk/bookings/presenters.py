@@ -71,3 +71,43 @@ def practice_summary(practice: Practice) -> dict[str, Any]:
             "connection_alerts": practice.connection_alerts,
         },
     }
+
+
+# Failed inserts the platform never sends an alert email about: nobody hears of them unless support tells them.
+UNALERTED_FAILURES = {
+    "diary_patient_match": "the patient cannot be matched in the practice software",
+    "diary_rejected": "the practice software rejects an appointment",
+}
+
+
+def alert_verdict(diagnosis: dict[str, Any]) -> dict[str, str]:
+    """Who was (not) alerted about this booking and why, as a badge and a sentence.
+
+    "No alert was needed" is said only when that is true: the booking reached the diary, or the
+    failure was told to the practice by the alerts listed beside it.
+    """
+    causes = diagnosis["causes"]
+    if "alert_not_sent" in causes:
+        return {"label": "Missing", "tone": "bad",
+                "text": "Nobody was alerted: no alert email on record, although the practice's settings allow "
+                        "it, so the practice was never told about the failed insert."}
+    if "alerts_disabled" in causes:
+        return {"label": "Turned off", "tone": "warn",
+                "text": "Nobody was alerted: the practice has turned this kind of alert email off, or set no "
+                        "address for it."}
+    unalerted = next((UNALERTED_FAILURES[c] for c in causes if c in UNALERTED_FAILURES), None)
+    if unalerted is not None:
+        return {"label": "Not told", "tone": "bad",
+                "text": f"Nobody was alerted: the platform sends no alert email when {unalerted}. The practice "
+                        "should have been told that this booking is not in its diary: tell them."}
+    if diagnosis["practice_alerted"]:
+        return {"label": "", "tone": "ok", "text": ""}
+    if "diary_pending" in causes:
+        return {"label": "Not yet", "tone": "muted",
+                "text": "Nobody has been alerted yet: the diary insert has not reported back, and an alert "
+                        "goes out only when an insert fails."}
+    if "sidebar_transfer_pending" in causes:
+        return {"label": "In sidebar", "tone": "warn",
+                "text": "The practice's staff were alerted in the sidebar of their practice software; nobody "
+                        "has transferred the booking to the diary yet."}
+    return {"label": "", "tone": "muted", "text": "No alert was needed: the booking reached the diary."}

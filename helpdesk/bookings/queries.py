@@ -225,26 +225,18 @@ def _matches_at_least(session: Session, practice_id: str, alternatives: list[Any
     return False
 
 
-def list_bookings(session: Session, practice_id: str, filters: BookingFilters, cursor: str | None,
-                  limit: int) -> tuple[list[Booking], str | None]:
-    """Newest appointment first, keyset-paginated.
+def _filter_conditions(session: Session, practice_id: str, filters: BookingFilters) -> tuple[list[Any], list[Any]]:
+    """The conditions every row must meet, and the alternatives (an OR) of which it must meet one.
 
-    Every page must be answerable by walking an index in (appointment_at, id) order and stopping
-    after ``limit`` rows. A filter that is an OR (a text search's alternatives, several statuses,
-    "missed" = received 1 or 2 ways) cannot be walked in order on one index, so each alternative
-    becomes its own ordered, limited branch and the branches are merged (UNION, then the top rows).
+    A filter that is an OR (a text search's alternatives, several statuses, "missed" = received 1
+    or 2 ways) cannot be walked in order on one index, so each alternative becomes its own
+    ordered, limited branch (see ``_ordered_rows``).
     """
-    limit = max(1, min(limit, MAX_PAGE))
     common: list[Any] = [Booking.practice_id == practice_id]
     if filters.date_from is not None:
         common.append(Booking.appointment_at >= filters.date_from)
     if filters.date_to is not None:
         common.append(Booking.appointment_at < filters.date_to)
-    if cursor:
-        moment, booking_id = decode_cursor(cursor)
-        # The redundant "<=" lets the index seek straight to the cursor instead of filtering from the top.
-        common += [Booking.appointment_at <= moment,
-                   or_(Booking.appointment_at < moment, Booking.id < booking_id)]
     alternatives: list[Any] = []
     if filters.q.strip():
         alternatives = _text_options(filters.q)
@@ -266,21 +258,61 @@ def list_bookings(session: Session, practice_id: str, filters: BookingFilters, c
             alternatives = [Booking.received_ways == 1, Booking.received_ways == 2]
         else:
             common.append(Booking.received_ways < 3)
-    order = (Booking.appointment_at.desc(), Booking.id.desc())
+    return common, alternatives
+
+
+def _ordered_rows(session: Session, common: list[Any], alternatives: list[Any], count: int,
+                  newest_first: bool) -> list[Booking]:
+    """The first ``count`` rows in (appointment_at, id) order: one index walk, or one per
+    alternative merged (UNION, then the top rows)."""
+    def order(at: Any, ident: Any) -> tuple[Any, Any]:
+        return (at.desc(), ident.desc()) if newest_first else (at.asc(), ident.asc())
+
     if len(alternatives) <= 1:
-        query = select(Booking).where(*common, *alternatives).order_by(*order).limit(limit + 1)
-    else:
-        branches = [
-            select(Booking.id, Booking.appointment_at).where(*common, alternative).order_by(*order)
-            .limit(limit + 1).subquery()
-            for alternative in alternatives
-        ]
-        merged = union(*(select(b.c.id, b.c.appointment_at) for b in branches)).subquery()
-        top = select(merged.c.id).order_by(merged.c.appointment_at.desc(), merged.c.id.desc()).limit(limit + 1)
-        query = select(Booking).where(Booking.id.in_(top)).order_by(*order)
-    rows = list(session.scalars(query))
+        query = select(Booking).where(*common, *alternatives).order_by(*order(Booking.appointment_at, Booking.id))
+        return list(session.scalars(query.limit(count)))
+    branches = [
+        select(Booking.id, Booking.appointment_at).where(*common, alternative)
+        .order_by(*order(Booking.appointment_at, Booking.id)).limit(count).subquery()
+        for alternative in alternatives
+    ]
+    merged = union(*(select(b.c.id, b.c.appointment_at) for b in branches)).subquery()
+    top = select(merged.c.id).order_by(*order(merged.c.appointment_at, merged.c.id)).limit(count)
+    return list(session.scalars(
+        select(Booking).where(Booking.id.in_(top)).order_by(*order(Booking.appointment_at, Booking.id))))
+
+
+def list_bookings(session: Session, practice_id: str, filters: BookingFilters, cursor: str | None,
+                  limit: int) -> tuple[list[Booking], str | None]:
+    """Newest appointment first, keyset-paginated: the page after ``cursor``, and the cursor of the next.
+
+    Every page must be answerable by walking an index in (appointment_at, id) order and stopping
+    after ``limit`` rows.
+    """
+    limit = max(1, min(limit, MAX_PAGE))
+    common, alternatives = _filter_conditions(session, practice_id, filters)
+    if cursor:
+        moment, booking_id = decode_cursor(cursor)
+        # The redundant "<=" lets the index seek straight to the cursor instead of filtering from the top.
+        common += [Booking.appointment_at <= moment,
+                   or_(Booking.appointment_at < moment, Booking.id < booking_id)]
+    rows = _ordered_rows(session, common, alternatives, limit + 1, newest_first=True)
     next_cursor = encode_cursor(rows[limit - 1].appointment_at, rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
+
+
+def newer_cursor(session: Session, practice_id: str, filters: BookingFilters, cursor: str, limit: int) -> str | None:
+    """The cursor of the page before the one ``cursor`` opens (``None``: that page is the first).
+
+    ``cursor`` names the last row of the page before; walking up from it (inclusive), that page
+    holds ``limit`` rows, and the row after them, if any, is the last row of the page before it.
+    """
+    limit = max(1, min(limit, MAX_PAGE))
+    common, alternatives = _filter_conditions(session, practice_id, filters)
+    moment, booking_id = decode_cursor(cursor)
+    common += [Booking.appointment_at >= moment, or_(Booking.appointment_at > moment, Booking.id >= booking_id)]
+    rows = _ordered_rows(session, common, alternatives, limit + 1, newest_first=False)
+    return encode_cursor(rows[limit].appointment_at, rows[limit].id) if len(rows) > limit else None
 
 
 # --- integration timeline and health ---------------------------------------------------------

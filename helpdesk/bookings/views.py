@@ -77,6 +77,9 @@ REASON_LABELS = {
     "rejected": "rejected by the practice software",
 }
 ALERT_LABELS = {"collision": "Collision alert", "connection_lost": "Lost-connection alert"}
+# What the decisive diary fact says happened ("Failed" for the rest): a sidebar alert is not done yet.
+DIARY_OUTCOMES = {"inserted": "Inserted", "sidebar_transferred": "Transferred by hand",
+                  "sidebar_alerted": "Alerted in the sidebar"}
 
 
 # --- helpers for templates -------------------------------------------------------------------
@@ -95,6 +98,8 @@ def console_vocabulary() -> dict[str, Any]:
         "reason_labels": REASON_LABELS,
         "alert_labels": ALERT_LABELS,
         "cause_phrases": CAUSE_PHRASES,
+        "diary_outcomes": DIARY_OUTCOMES,
+        "alert_verdict": presenters.alert_verdict,
     }
 
 
@@ -143,11 +148,13 @@ def _page_url(practice_id: str, **changes: str | None) -> str:
 
 
 def _bookings_page(practice: Practice, reveal: bool) -> dict[str, Any]:
-    rows, next_cursor = queries.list_bookings(
-        db.session(), practice.id, api.booking_filters(practice), request.args.get("cursor") or None,
-        current_app.config["BOOKINGS_PAGE_SIZE"],
-    )
-    return {"rows": [presenters.booking_row(b, reveal) for b in rows], "next_cursor": next_cursor}
+    """One page of the bookings list, with the cursors of the older and (past the first page) newer one."""
+    filters, cursor, size = api.booking_filters(practice), request.args.get("cursor") or None, \
+        current_app.config["BOOKINGS_PAGE_SIZE"]
+    rows, next_cursor = queries.list_bookings(db.session(), practice.id, filters, cursor, size)
+    newer = queries.newer_cursor(db.session(), practice.id, filters, cursor, size) if cursor else None
+    return {"rows": [presenters.booking_row(b, reveal) for b in rows], "next_cursor": next_cursor,
+            "has_newer": cursor is not None, "newer_cursor": newer}
 
 
 def _timeline_page(practice: Practice) -> dict[str, Any]:

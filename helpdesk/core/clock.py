@@ -19,6 +19,11 @@ def utcnow() -> datetime:
     return _frozen if _frozen is not None else datetime.now(timezone.utc)
 
 
+def elapsed_seconds(start: datetime, end: datetime) -> int:
+    """Whole seconds from ``start`` to ``end``, as the reports store durations."""
+    return round((end - start).total_seconds())
+
+
 def unix_now() -> float:
     """Now, as unix seconds (for signatures and session expiries)."""
     return _frozen.timestamp() if _frozen is not None else time.time()

@@ -55,6 +55,9 @@ class Request(Base):
     due_at: Mapped[datetime | None]
     solved_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # Stored when they happen, for the reports: created -> first public agent reply, created -> solved.
+    first_reply_seconds: Mapped[int | None] = mapped_column(Integer)
+    resolution_seconds: Mapped[int | None] = mapped_column(Integer)
 
     assignee: Mapped[Agent | None] = relationship(lazy="joined")
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from helpdesk.bookings.queries import diagnose_booking
 from helpdesk.core.agents import Agent
 from helpdesk.core.auth import PracticeUser
+from helpdesk.core.clock import elapsed_seconds
 from helpdesk.core.errors import Conflict, DomainError, InvalidInput, TooLarge
 from helpdesk.core.text import EMAIL_RE, clean_text
 from helpdesk.core.web import absolute_url
@@ -353,6 +354,7 @@ def add_comment(session: Session, req: Request, actor: Actor, body: Any, public:
         if public:
             if req.first_replied_at is None:
                 req.first_replied_at = now
+                req.first_reply_seconds = elapsed_seconds(req.created_at, now)
             _answered(req)
             _notify_requester(session, req, "reply", "New reply: ", comment=comment)
         target = status or ("open" if req.status == "new" else None)
@@ -391,10 +393,12 @@ def _apply_status(req: Request, status: str, now: datetime) -> None:
         _answered(req)  # nobody owes the requester a reply now
     if status == "solved":
         req.solved_at = now
+        req.resolution_seconds = elapsed_seconds(req.created_at, now)
     elif status == "closed":
         req.closed_at = now
     elif status == "open":
         req.solved_at = None
+        req.resolution_seconds = None
 
 
 UNSET: Any = object()

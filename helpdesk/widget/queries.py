@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from helpdesk.bookings import queries
 from helpdesk.bookings.models import Practice
-from helpdesk.widget.strings import t
+from helpdesk.widget.strings import STRINGS, t
 from kb import queries as kb_queries
 
 RECENT_COLLISION_DAYS = 7
@@ -91,12 +91,54 @@ def banners(session: Session, practice: Practice, now: datetime, silent_after: t
     return found
 
 
+def _status_words(status: str) -> str:
+    key = f"way_status_{status}"
+    return t(key) if key in STRINGS else status.replace("_", " ")
+
+
+def _way_details(key: str, channel: dict[str, Any]) -> list[str]:
+    if key == "bookings_list":
+        return [t("way_status_cancelled")] if channel["status"] == "cancelled" else []
+    if key == "email" and channel.get("recipients"):
+        return [t("way_recipient", address=r["address"], status=_status_words(r["status"])) for r in channel["recipients"]]
+    return [_status_words(channel["status"])] + ([channel["detail"]] if key == "diary" and channel.get("detail") else [])
+
+
+def ways(channels: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each way in a sentence ("Booking email: received"), with what happened; a booking still
+    waiting in the sidebar reads as waiting, not as received."""
+    rows = []
+    for key in ("bookings_list", "email", "diary"):
+        channel = channels[key]
+        way = t("way_sidebar") if key == "diary" and channel.get("mode") == "sidebar" else t(f"way_{key}")
+        if channel["status"] == "sidebar_alerted":
+            rows.append({"key": key, "received": False, "text": t("way_line", way=way, state=t("way_waiting")),
+                         "detail": ""})
+            continue
+        state = t("way_received") if channel["received"] else t("way_missed")
+        rows.append({"key": key, "received": channel["received"], "text": t("way_line", way=way, state=state),
+                     "detail": " · ".join(_way_details(key, channel))})
+    return rows
+
+
+def alerted_note(causes: list[str]) -> str | None:
+    """Why nobody alerted the practice about a failed insert (``None``: the alerts listed did)."""
+    if "alerts_disabled" in causes:
+        return t("alerted_none_disabled")
+    if "alert_not_sent" in causes:
+        return t("alerted_none_missing")
+    never = next((c for c in causes if c in ("diary_patient_match", "diary_rejected")), None)
+    return t("alerted_none_never_sent", why=t(f"why_{never}")) if never else None
+
+
 def practice_diagnosis(diagnosis: dict[str, Any], now: datetime) -> dict[str, Any]:
     """The agent's diagnosis, plus the practice's wording and local times for the panel."""
     tz = ZoneInfo(diagnosis.get("timezone") or "UTC")
     channels = diagnosis["channels"]
     return {
         **diagnosis,
+        "ways": ways(channels),
+        "alerted_note": alerted_note(diagnosis["causes"]),
         "practice_summary": in_practice_words(diagnosis["summary"]),
         "actions": [{**a, "text": in_practice_words(a["text"])} for a in diagnosis["actions"]],
         "local": {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -13,8 +13,13 @@ from helpdesk.requests.models import Request
 
 OPEN_REQUEST_STATUSES = ("new", "open", "pending")
 
-# Other engines add theirs here (e.g. open incidents): name -> function(session, agent) -> int.
-EXTRA_COUNTS: dict[str, Any] = {}
+# Other engines add theirs with ``register_count`` (the bookings package: open incidents).
+EXTRA_COUNTS: dict[str, Callable[[Session, Agent], int]] = {}
+
+
+def register_count(name: str, count: Callable[[Session, Agent], int]) -> None:
+    """Add a count to the navigation's and ``GET /api/v1/workspace/counts`` (``name`` is its key)."""
+    EXTRA_COUNTS[name] = count
 
 
 def counts(session: Session, agent: Agent) -> dict[str, int]:

@@ -24,9 +24,11 @@ Index("ix_bookings_last_first_key_all", Booking.last_name_key, Booking.first_nam
 Index("ix_bookings_first_name_key_all", Booking.first_name_key)
 # Covering indexes for the reports over a period (a year of rows is read from the index alone).
 Index("ix_bookings_created_diary", Booking.created_at, Booking.diary_status, Booking.practice_id)
-Index("ix_chat_conversations_created_times", Conversation.created_at, Conversation.accepted_at, Conversation.closed_at)
+Index("ix_chat_conversations_created_times", Conversation.created_at, Conversation.first_response_seconds,
+      Conversation.resolution_seconds, Conversation.closed_at)
 Index("ix_chat_conversations_rated", Conversation.rated_at, Conversation.rating)
-Index("ix_requests_created_times", Request.created_at, Request.priority, Request.first_replied_at, Request.solved_at)
+Index("ix_requests_created_times", Request.created_at, Request.priority, Request.first_reply_seconds,
+      Request.resolution_seconds)
 
 
 class AgentPreference(Base):

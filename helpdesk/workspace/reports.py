@@ -17,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, and_, cast, func, literal, or_, select, union_all
+from sqlalchemy import Float, and_, case, cast, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from chat.models import Conversation
@@ -121,34 +121,15 @@ def local_weekday_hour(session: Session, column: Any, period: Period) -> tuple[A
             cast(func.strftime("%H", column, _sqlite_offset(period)), Float))
 
 
-def seconds_between(session: Session, start: Any, end: Any) -> Any:
-    if _is_pg(session):
-        return func.extract("epoch", end - start)
-    return func.unixepoch(end) - func.unixepoch(start)  # whole seconds (SQLite 3.38+)
-
-
-def epoch(session: Session, column: Any) -> Any:
-    if _is_pg(session):
-        return func.extract("epoch", column)
-    return func.unixepoch(column)
-
-
-def _chat_histograms(session: Session, *where: Any) -> tuple[list[tuple[float, int]], list[tuple[float, int]]]:
-    """First response and resolution histograms of accepted chats, parsing each timestamp once."""
-    times = select(epoch(session, Conversation.created_at).label("c"), epoch(session, Conversation.accepted_at).label("a"),
-                   epoch(session, Conversation.closed_at).label("d")
-                   ).where(*where, Conversation.accepted_at.is_not(None)).cte("chat_times")
-    first = func.round(times.c.a - times.c.c)
-    done = func.round(times.c.d - times.c.c)
-    both = union_all(
-        select(literal("first").label("k"), first.label("v"), func.count().label("n")).group_by(first),
-        select(literal("done").label("k"), done.label("v"), func.count().label("n")).where(times.c.d.is_not(None)).group_by(done),
-    )
-    histograms: dict[str, list[tuple[float, int]]] = {"first": [], "done": []}
-    for kind, value, n in session.execute(both):
-        if value is not None:
-            histograms[kind].append((float(value), int(n)))
-    return histograms["first"], histograms["done"]
+def _histograms(session: Session, columns: Sequence[Any], *where: Any) -> list[list[tuple[float, int]]]:
+    """Per column of stored whole seconds, ``(seconds, rows)`` pairs counted in SQL (only the
+    distinct values travel), in one statement read from a covering index."""
+    branches = [select(literal(n).label("k"), column.label("v"), func.count().label("n"))
+                .where(*where, column.is_not(None)).group_by(column) for n, column in enumerate(columns)]
+    histograms: list[list[tuple[float, int]]] = [[] for _ in columns]
+    for kind, value, n in session.execute(union_all(*branches)):
+        histograms[int(kind)].append((float(value), int(n)))
+    return histograms
 
 
 def percentile(values: Sequence[float], share: float) -> float | None:
@@ -170,13 +151,6 @@ def histogram_percentile(histogram: Sequence[tuple[float, int]], share: float) -
         if seen >= rank:
             return float(value)
     return None
-
-
-def _seconds_histogram(session: Session, duration: Any, *where: Any) -> list[tuple[float, int]]:
-    """Durations rounded to whole seconds and counted in SQL: only the distinct values travel."""
-    rounded = func.round(duration)
-    return [(float(v), int(n)) for v, n in session.execute(
-        select(rounded, func.count()).where(duration.is_not(None), *where).group_by(rounded)) if v is not None]
 
 
 def _minutes(seconds: float | None) -> float | None:
@@ -256,33 +230,36 @@ def _duration_row(label: str, histogram: list[tuple[float, int]]) -> list[Any]:
             _minutes(histogram_percentile(histogram, 0.9))]
 
 
+def _first_reply_breaches(session: Session, now: datetime, *where: Any) -> dict[str, tuple[int, int]]:
+    """Per priority: requests, and those answered late or still unanswered past the deadline."""
+    late = or_(*(and_(Request.priority == priority, or_(
+        Request.first_reply_seconds > hours * 3600,
+        and_(Request.first_reply_seconds.is_(None), Request.created_at < now - timedelta(hours=hours)),
+    )) for priority, hours in FIRST_REPLY_HOURS.items()))
+    rows = session.execute(select(Request.priority, func.count(), func.sum(case((late, 1), else_=0)))
+                           .where(*where).group_by(Request.priority))
+    return {priority: (int(n), int(breached or 0)) for priority, n, breached in rows}
+
+
 def response(session: Session, period: Period) -> Report:
     start, end = period.naive()
     in_period = (Conversation.created_at >= start, Conversation.created_at < end)
-    chat_first, chat_done = _chat_histograms(session, *in_period)
-    # Closed without ever being accepted (on the covering index: no status needed).
-    chats_missed = session.scalar(select(func.count()).where(*in_period, Conversation.accepted_at.is_(None),
+    chat_first, chat_done = _histograms(session, (Conversation.first_response_seconds, Conversation.resolution_seconds),
+                                        *in_period)
+    # Ended without ever being accepted (on the covering index: no status needed).
+    chats_missed = session.scalar(select(func.count()).where(*in_period, Conversation.first_response_seconds.is_(None),
                                                              Conversation.closed_at.is_not(None))) or 0
     req_in = (Request.created_at >= start, Request.created_at < end)
-    first_reply = seconds_between(session, Request.created_at, Request.first_replied_at)
-    req_first = _seconds_histogram(session, first_reply, *req_in)
-    req_done = _seconds_histogram(session, seconds_between(session, Request.created_at, Request.solved_at), *req_in)
-    now = period.now
-    breaches: Counter[str] = Counter()
-    per_priority: Counter[str] = Counter()
-    for priority, count in session.execute(select(Request.priority, func.count()).where(*req_in).group_by(Request.priority)):
-        per_priority[priority] = int(count)
-    for priority, hours in FIRST_REPLY_HOURS.items():  # answered late, or still unanswered past the deadline
-        breaches[priority] = int(session.scalar(select(func.count()).where(*req_in, Request.priority == priority, or_(
-            first_reply > hours * 3600,
-            and_(Request.first_replied_at.is_(None), Request.created_at < now - timedelta(hours=hours))))) or 0)
+    req_first, req_done = _histograms(session, (Request.first_reply_seconds, Request.resolution_seconds), *req_in)
+    by_priority = _first_reply_breaches(session, period.now, *req_in)
+    breaches = {priority: by_priority.get(priority, (0, 0))[1] for priority in FIRST_REPLY_HOURS}
     times = Table("Response and resolution time (minutes)", ["measure", "count", "median", "p90"], [
         _duration_row("chat first response", chat_first), _duration_row("chat resolution", chat_done),
         _duration_row("request first reply", req_first), _duration_row("request resolution", req_done),
     ])
     sla = Table("First-reply SLA breaches by priority", ["priority", "hours allowed", "requests", "breached"])
     for priority, hours in FIRST_REPLY_HOURS.items():
-        sla.rows.append([priority, hours, per_priority.get(priority, 0), breaches.get(priority, 0)])
+        sla.rows.append([priority, hours, by_priority.get(priority, (0, 0))[0], breaches[priority]])
     summary = {"chat_first_response_median_min": _minutes(histogram_percentile(chat_first, 0.5)),
                "chat_first_response_p90_min": _minutes(histogram_percentile(chat_first, 0.9)),
                "request_first_reply_median_min": _minutes(histogram_percentile(req_first, 0.5)),

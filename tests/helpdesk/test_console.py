@@ -191,7 +191,7 @@ def test_diagnosis_reads_at_a_glance(signed_in: FlaskClient, world: None) -> Non
     page = signed_in.get(PRACTICE + "?booking=BK-1").text
     assert "Received 2 of 3 ways: the bookings list and email; not by the diary" in page
     assert "booking collision: the slot was already taken in the diary" in page
-    assert "No alert email on record" in page
+    assert "Nobody was alerted: no alert email on record" in page
     assert "Escalate to engineering" in page
     assert "<code>diary_collision</code>" in page and "<code>alert_not_sent</code>" in page
     assert f"“{COLLISION_DETAIL}”" in page
@@ -224,7 +224,7 @@ def test_filters_and_older_link(signed_in: FlaskClient, app: Flask, world: None)
     assert older, "a full page links to older bookings"
     second = signed_in.get(older.group(1).replace("&amp;", "&")).text
     assert len(listed(first)) == 2 and listed(first) | listed(second) == {"BK-1", "BK-2", "BK-3"}
-    assert "Older</a>" not in second and "Newest</a>" in second
+    assert "Older</a>" not in second and "Newer</a>" in second and "Newer</a>" not in first
 
 
 def test_bad_filter_is_an_error_page_not_json(signed_in: FlaskClient, world: None) -> None:

@@ -45,7 +45,7 @@ def test_agent_reads_why_a_booking_missed_the_diary(page: Page, live_server: str
     diagnosis = page.locator("#diagnosis")
     expect(diagnosis).to_contain_text("Received 2 of 3 ways: the bookings list and email; not by the diary")
     expect(diagnosis).to_contain_text("booking collision")
-    expect(diagnosis.get_by_role("region", name="Who was alerted")).to_contain_text("No alert email on record")
+    expect(diagnosis.get_by_role("region", name="Who was alerted")).to_contain_text("Nobody was alerted: no alert email on record")
     expect(diagnosis).to_contain_text("J. Sm…")
 
     ARTIFACTS.mkdir(exist_ok=True)

@@ -1,19 +1,24 @@
-"""The demo world: every cause code shows up, --if-empty, determinism, and the printed logins work."""
+"""The demo world: every cause code shows up, --if-empty, determinism, the printed logins work, the
+support history (requests, chats) is there once, and the demo portal lists failing bookings."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chat.models import Conversation
 from helpdesk.bookings import diagnosis, ingest
 from helpdesk.bookings.demo import PRACTICES, DemoWorld
 from helpdesk.bookings.models import Booking, IngestedEvent, Practice
 from helpdesk.bookings.queries import diagnose_booking
+from helpdesk.requests.models import Request, RequestComment
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 EXAMPLE_LINE = re.compile(
@@ -127,3 +132,35 @@ def test_logins_issues_new_credentials(cli_runner: FlaskCliRunner, client: Flask
     assert token is not None
     response = client.get("/api/v1/practices", headers={"Authorization": f"Bearer {token.group(1)}"})
     assert response.status_code == 200
+
+
+def test_the_demo_has_requests_and_chats_once(cli_runner: FlaskCliRunner, db_session: Session) -> None:
+    output = load(cli_runner, "--bookings", "300")
+    assert "Support history: 3 requests and 2 chats" in output
+    requests = {r.subject: r for r in db_session.scalars(select(Request))}
+    assert len(requests) == 3
+    answered = requests["Patient arrived but the booking is not in our diary"]
+    assert answered.status == "solved" and answered.booking_snapshot and answered.first_reply_seconds == 3600
+    comments = list(db_session.scalars(select(RequestComment)))
+    assert len(comments) == 7 and any(not c.public for c in comments)
+    chats = {c.status: c for c in db_session.scalars(select(Conversation))}
+    assert set(chats) == {"closed", "waiting"}
+    assert (chats["closed"].rating, chats["closed"].first_response_seconds) == (5, 40)
+    assert chats["closed"].rating_comment and chats["closed"].transcript
+    assert "0 requests and 0 chats" in load(cli_runner, "--bookings", "300")  # loaded again: nothing more
+    assert count(db_session, Request) == 3 and count(db_session, Conversation) == 2
+
+
+def test_the_demo_portal_meets_failures(cli_runner: FlaskCliRunner, client: FlaskClient, app: Flask,
+                                        widget_headers: Callable[..., dict[str, str]]) -> None:
+    load(cli_runner, "--bookings", "300")
+    app.config["DEMO_PORTAL"] = True
+    page = client.get("/demo/portal").text
+    cells = [re.findall(r"<td>(.*?)</td>", row, re.S) for row in re.findall(r"<tr>(.*?)</tr>", page, re.S)]
+    rows = {row[0]: row[4] for row in cells if len(row) == 6}  # reference -> diary
+    assert {"collision", "rejected", "connection lost", "patient match"} <= set(rows.values()), rows
+    for reference, diary in rows.items():
+        assert f'data-reference="{reference}">Help with {reference}</button>' in page
+        if diary != "inserted":
+            answer = client.get(f"/api/v1/me/widget/check?q={reference}", headers=widget_headers("riverside-dental"))
+            assert answer.get_json()["diagnosis"]["causes"][0] == f"diary_{diary.replace(' ', '_')}"

@@ -85,7 +85,8 @@ def test_counts_for_the_navigation(signed_in: FlaskClient, agent: NewAgent, db_s
     ])
     db_session.commit()
     body = signed_in.get("/api/v1/workspace/counts").get_json()
-    assert body == {"waiting_chats": 2, "my_chats": 2, "my_unread_chats": 1, "my_requests": 1, "attention": 3}
+    assert body == {"waiting_chats": 2, "my_chats": 2, "my_unread_chats": 1, "my_requests": 1, "open_incidents": 0,
+                    "attention": 3}
     html = signed_in.get("/console/practices").text
     assert re.search(r'data-count="waiting_chats"[^>]*>.*?<span data-count-value>2</span>', html)
     assert signed_in.application.test_client().get("/api/v1/workspace/counts").status_code == 401

@@ -25,12 +25,19 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
 
 def chat(n: int, created: datetime, accepted: float | None, closed: float | None, rating: int | None = None,
          comment: str = "") -> Conversation:
+    """A chat as the verbs leave it (accepted and ended ``accepted`` and ``closed`` minutes in)."""
     return Conversation(
         practice_id="P1", requester_id=f"u-{n}", status="closed" if closed is not None else "active",
         created_at=created, accepted_at=created + timedelta(minutes=accepted) if accepted is not None else None,
         closed_at=created + timedelta(minutes=closed) if closed is not None else None, rating=rating,
         rating_comment=comment or None, rated_at=created + timedelta(minutes=(closed or 0) + 1) if rating else None,
+        first_response_seconds=seconds(accepted),
+        resolution_seconds=seconds(closed) if accepted is not None else None,
     )
+
+
+def seconds(minutes: float | None) -> int | None:
+    return None if minutes is None else round(minutes * 60)
 
 
 @pytest.fixture
@@ -42,9 +49,10 @@ def support_data(db_session: Session) -> None:
         chat(4, at(1, 23, 30), None, 15),  # never accepted
         chat(5, at(5, 9), 1, 5, 1, "outside the period"),
         Request(subject="a", requester_email="a@p.test", priority="normal", created_at=at(0, 8),
-                first_replied_at=at(0, 9), solved_at=at(0, 12)),
+                first_replied_at=at(0, 9), solved_at=at(0, 12), first_reply_seconds=seconds(60),
+                resolution_seconds=seconds(240)),
         Request(subject="b", requester_email="b@p.test", priority="urgent", created_at=at(1, 8),
-                first_replied_at=at(1, 10)),
+                first_replied_at=at(1, 10), first_reply_seconds=seconds(120)),
         Request(subject="c", requester_email="c@p.test", priority="high", created_at=at(2, 8)),
     ])
     db_session.commit()

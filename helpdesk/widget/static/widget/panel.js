@@ -356,19 +356,6 @@
     }, function (error) { clear(out); failed(error); });
   }
 
-  function wayLabel(channel, key, diagnosis) {
-    if (key === "bookings_list") return T.way_bookings_list;
-    if (key === "email") return T.way_email;
-    return channel.mode === "sidebar" ? T.way_sidebar : T.way_diary;
-  }
-
-  function wayDetail(channel, key) {
-    var bits = [channel.status.replace(/_/g, " ")];
-    if (key === "email") (channel.recipients || []).forEach(function (r) { bits.push(r.address + ": " + r.status + (r.detail ? " (" + r.detail + ")" : "")); });
-    if (key === "diary" && channel.detail) bits.push(channel.detail);
-    return bits.join(" · ");
-  }
-
   function renderDiagnosis(d) {
     var causes = d.causes || [];
     var box = el("article", { className: "diagnosis", "aria-labelledby": "diagnosis-title" }, [
@@ -376,11 +363,10 @@
       el("p", { className: "small quiet", text: fmt("appointment", { when: d.local.appointment_at, practitioner: d.practitioner,
         type: d.appointment_type, patient: d.patient ? d.patient.name : "" }) }),
       el("h4", { text: T.ways_title }),
-      el("ul", { className: "ways" }, ["bookings_list", "email", "diary"].map(function (key) {
-        var channel = d.channels[key];
-        return el("li", { className: channel.received ? "way way-ok" : "way way-missed" }, [
-          el("strong", { text: wayLabel(channel, key, d) + ": " + (channel.received ? T.way_received : T.way_missed) }),
-          el("span", { className: "small", text: " " + wayDetail(channel, key) })
+      el("ul", { className: "ways" }, d.ways.map(function (way) {
+        return el("li", { className: way.received ? "way way-ok" : "way way-missed" }, [
+          el("strong", { text: way.text }),
+          el("span", { className: "small", text: way.detail ? " · " + way.detail : "" })
         ]);
       }))
     ]);
@@ -392,10 +378,8 @@
         box.appendChild(el("ul", {}, alerts.map(function (a, i) {
           return el("li", { text: fmt("alerted_item", { kind: (a.kind || "").replace(/_/g, " "), recipient: a.recipient, at: d.local.alerts[i] }) });
         })));
-      } else {
-        box.appendChild(el("p", { text: causes.indexOf("alerts_disabled") !== -1 ? T.alerted_none_disabled
-          : causes.indexOf("alert_not_sent") !== -1 ? T.alerted_none_missing : T.alerted_not_needed }));
       }
+      if (d.alerted_note) box.appendChild(el("p", { text: d.alerted_note }));
     }
     if ((d.actions || []).length) {
       box.appendChild(el("h4", { text: T.next_steps }));
