@@ -56,18 +56,28 @@ def render_comment(text: str) -> str:
     return sanitize(_comments.render(_strip_markers(text)))
 
 
+# Tags inside a line of text: "<strong>pending</strong>." is one word and a full stop, not two words.
+_INLINE_TAG = re.compile(r"</?(?:a|abbr|b|code|del|em|i|kbd|mark|s|small|strong|sub|sup|u)\b[^>]*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+(?=[.,;:!?)])")
+
+
+def tidy_spacing(text: str) -> str:
+    """One space between words and none before punctuation ("pending . That" -> "pending. That")."""
+    return _SPACE_BEFORE_PUNCTUATION.sub("", _SPACE.sub(" ", text)).strip()
 
 
 def html_to_text(markup: str) -> str:
-    """Plain text of (already sanitized) HTML, for the search index and page descriptions."""
-    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup))).strip()
+    """Plain text of (already sanitized) HTML, for the search index: block tags part words,
+    inline tags do not."""
+    return tidy_spacing(html.unescape(_TAG.sub(" ", _INLINE_TAG.sub("", markup))))
 
 
 def highlighted(fragment: str) -> str:
-    """Escape a search snippet, then turn the term markers into ``<mark>`` elements."""
-    escaped = html.escape(fragment, quote=False)
+    """Escape a search snippet, then turn the term markers into ``<mark>`` elements. The spacing
+    is tidied too, for text indexed before ``html_to_text`` kept inline tags together."""
+    escaped = html.escape(tidy_spacing(fragment), quote=False)
     return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
 
 
