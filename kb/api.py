@@ -89,7 +89,7 @@ def categories() -> Response:
 
 @bp.get("/articles/<int:article_id>")
 def article(article_id: int) -> Response:
-    return jsonify(queries.article_detail(_article(article_id)))
+    return jsonify(queries.article_detail(db.session(), _article(article_id)))
 
 
 @bp.get("/articles/for-context")

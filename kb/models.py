@@ -90,6 +90,7 @@ class Article(Base):
         Index("ix_kb_articles_section_status_position", "section_id", "status", "position"),
         # Not (status, ...): the planner would use it for "status = ?" and walk every published article.
         Index("ix_kb_articles_promoted_status", "promoted", "status"),
+        Index("ix_kb_articles_title", "title"),  # 'Read "<title>"' cross-references (kb.queries.linked_body_html)
         CheckConstraint("status IN ('draft', 'published', 'archived')", name="status"),
     )
 

@@ -81,6 +81,47 @@ def highlighted(fragment: str) -> str:
     return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
 
 
+# 'Read "What is a booking collision?"' / 'See: “Lost connection to the practice server”'.
+_REFERENCE = re.compile(r'\b((?:read|see):?\s+)("|“|&quot;)([^"“”<>]{3,300}?)("|”|&quot;)', re.IGNORECASE)
+_MARKUP = re.compile(r"(<[^>]*>)")
+_NO_LINKS_INSIDE = ("a", "code", "pre")
+
+
+def _text_outside_links(markup: str) -> list[tuple[str, bool]]:
+    """The markup in pieces, each flagged True when it is text that may hold a link (not a tag,
+    and not inside a link or code)."""
+    pieces, inside = [], 0
+    for piece in _MARKUP.split(markup):
+        if piece.startswith("<"):
+            name = piece.strip("</>").split(None, 1)[0].lower() if piece.strip("</>") else ""
+            if name in _NO_LINKS_INSIDE and not piece.endswith("/>"):
+                inside += -1 if piece.startswith("</") else 1
+            pieces.append((piece, False))
+        else:
+            pieces.append((piece, inside <= 0))
+    return pieces
+
+
+def referenced_titles(markup: str) -> set[str]:
+    """The titles (or slugs) an article's HTML refers to with 'Read "..."' or 'See "..."'."""
+    return {html.unescape(m.group(3)).strip() for piece, linkable in _text_outside_links(markup) if linkable
+            for m in _REFERENCE.finditer(piece)}
+
+
+def link_references(markup: str, paths: dict[str, tuple[int, str]]) -> str:
+    """Turn each 'Read "Title"' whose title ``paths`` knows (as ``{title: (article id, path)}``)
+    into a link to that article; an unknown reference stays text."""
+    def link(match: re.Match[str]) -> str:
+        found = paths.get(html.unescape(match.group(3)).strip())
+        if found is None:
+            return match.group(0)
+        article_id, path = found
+        before, opening, title, closing = match.groups()
+        return f'{before}{opening}<a href="{html.escape(path)}" data-article-id="{article_id}">{title}</a>{closing}'
+
+    return "".join(_REFERENCE.sub(link, piece) if linkable else piece for piece, linkable in _text_outside_links(markup))
+
+
 def _strip_markers(text: str) -> str:
     return text.replace(MARK_START, "").replace(MARK_END, "")
 

@@ -183,7 +183,8 @@ def article(ref: str) -> Any:
     user = person.user if person else None
     email = follower_email(person)
     return render_template(
-        "kb/article.html", article=found, related=queries.related_articles(s, found),
+        "kb/article.html", article=found, body_html=queries.linked_body_html(s, found),
+        related=queries.related_articles(s, found),
         recent=queries.articles_by_ids(s, recent_ids), comments=queries.published_comments(s, found.id),
         own_pending=queries.own_pending_comments(s, found.id, user.practice_id, user.user_id) if user else [],
         your_vote=_your_vote(found, person), follow=queries.follow_of(s, email, article_id=found.id),

@@ -290,10 +290,13 @@
       state.article = article;
       $("article-title").textContent = article.title;
       $("article-section").textContent = article.section ? article.section.name : "";
-      // Sanitized by the knowledge base when it was written (an allow-list); links open outside the panel.
+      // Sanitized by the knowledge base when it was written (an allow-list). A cross-reference to
+      // another article opens it here in the panel; any other link opens outside it.
       $("article-body").innerHTML = article.body_html;
       Array.prototype.forEach.call($("article-body").querySelectorAll("a[href]"), function (a) {
-        a.setAttribute("target", "_blank"); a.setAttribute("rel", "noopener");
+        var linked = Number(a.getAttribute("data-article-id"));
+        if (linked) a.addEventListener("click", function (event) { event.preventDefault(); openArticle(linked); });
+        else { a.setAttribute("target", "_blank"); a.setAttribute("rel", "noopener"); }
       });
       $("article-link").setAttribute("href", article.url);
       ["vote-yes", "vote-no", "follow"].forEach(function (x) { $(x).setAttribute("aria-pressed", "false"); });
