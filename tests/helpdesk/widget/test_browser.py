@@ -193,6 +193,32 @@ def test_check_a_booking_and_see_why_it_missed_the_diary(contexts: Callable[...,
     expect(panel.locator("#article-title")).to_have_text("What is a booking collision, and what should I do?")
 
 
+def test_follow_a_cross_reference_then_comment_in_the_help_center_signed_in(
+        contexts: Callable[..., BrowserContext], widget_world: WidgetWorld) -> None:
+    from playwright.sync_api import expect
+
+    context = contexts(widget_world.server.url, viewport={"width": 1280, "height": 900})
+    page, panel = open_portal(context, "meadow-family-dental")
+    panel.get_by_role("searchbox", name="Search the Help Center").fill("confirmation not in the diary")
+    panel.locator("#search-results").get_by_role(
+        "button", name="A patient has a booking confirmation, but the booking is not in the diary").click()
+    # 'Read "What is a booking collision, and what should I do?"' is a link, opened in the panel
+    panel.locator("#article-body").get_by_role("link", name="What is a booking collision, and what should I do?").click()
+    title = "What is a booking collision, and what should I do?"
+    expect(panel.locator("#article-title")).to_have_text(title)
+
+    with context.expect_page() as opened:
+        panel.get_by_role("link", name="Open in the Help Center").click()
+    help_center = opened.value
+    expect(help_center.get_by_role("heading", name=title, level=1)).to_be_visible()
+    assert "token" not in help_center.url and "/hc/articles/" in help_center.url
+    expect(help_center.locator(".hc-who")).to_have_text("Signed in as Demo Practice Staff")
+    help_center.get_by_label("Add a comment as Demo Practice Staff").fill("Does the alert name the practitioner?")
+    help_center.get_by_role("button", name="Post comment").click()
+    expect(help_center.locator(".hc-comment-pending")).to_contain_text("Does the alert name the practitioner?")
+    shot(help_center, "help_center_signed_in")
+
+
 def agent_online(contexts: Callable[..., BrowserContext], widget_world: WidgetWorld) -> Page:
     """The demo agent in the console's chat, online, in a browser context of its own."""
     from playwright.sync_api import expect
