@@ -119,7 +119,8 @@ def link_references(markup: str, paths: dict[str, tuple[int, str]]) -> str:
         before, opening, title, closing = match.groups()
         return f'{before}{opening}<a href="{html.escape(path)}" data-article-id="{article_id}">{title}</a>{closing}'
 
-    return "".join(_REFERENCE.sub(link, piece) if linkable else piece for piece, linkable in _text_outside_links(markup))
+    pieces = _text_outside_links(markup)
+    return "".join(_REFERENCE.sub(link, piece) if linkable else piece for piece, linkable in pieces)
 
 
 def _strip_markers(text: str) -> str:

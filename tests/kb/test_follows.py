@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -17,18 +17,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpdesk.core.agents import NewAgent
-from helpdesk.core.clock import advance, frozen_at
+from helpdesk.core.clock import advance, frozen_at, utcnow
 from helpdesk.outbox.sender import PassReport, send_pending
 from kb import service
 from kb.models import Article, Follow, Notification
-from tests.helpdesk.outbox.servers import (  # noqa: F401 (fixtures)
-    SmtpServer,
-    parts,
-    smtp,
-    smtp_server,
-)
+from tests.helpdesk.outbox import servers
+from tests.helpdesk.outbox.servers import SmtpServer, parts
 from tests.kb.conftest import World, fields, post_form
 
+smtp_server, smtp = servers.smtp_server, servers.smtp  # the real SMTP server's fixtures
 ADDRESS = "front.desk@riverside.test"
 CONFIRM_LINK = re.compile(r"http://help\.test(/hc/follows/confirm/\S+)")
 
@@ -121,7 +118,7 @@ def test_following_again_while_waiting_sends_no_second_email(
 def test_an_unconfirmed_follow_expires_and_following_again_asks_again(
         app: Flask, client: FlaskClient, db_session: Session, world: World, smtp: SmtpServer) -> None:
     path = world.collision.path
-    with frozen_at(datetime.now(timezone.utc)):
+    with frozen_at(utcnow()):
         post_form(client, f"/hc/articles/{world.collision.id}/follow", path, email=ADDRESS)
         deliver(app)
         link = confirmation_link(smtp.inbox.wait_for(1)[0])

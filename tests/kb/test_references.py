@@ -31,7 +31,8 @@ def test_references_are_linked_by_title_or_slug_and_unknown_ones_stay_text(
     collision, connection = world.collision.path, world.connection.path
     expected = [
         f'Read "<a href="{collision}" data-article-id="{world.collision.id}">What is a booking collision?</a>".',
-        f'See: “<a href="{connection}" data-article-id="{world.connection.id}">Lost connection to the practice server</a>”.',
+        f'See: “<a href="{connection}" data-article-id="{world.connection.id}">'
+        'Lost connection to the practice server</a>”.',
         'Read "Secret draft about collisions" and read "Nothing of that name".',
         '<code>Read "Your notification settings"</code>',
     ]
@@ -45,8 +46,8 @@ def test_references_are_linked_by_title_or_slug_and_unknown_ones_stay_text(
 
 def test_a_renamed_article_is_still_found_by_its_former_slug(
         client: FlaskClient, db_session: Session, world: World, editor: NewAgent) -> None:
-    guide = service.create_article(db_session, editor.agent, world.section,
-                                   fields("Guide", 'Read "Lost connection to the practice server".'), status="published")
+    guide = service.create_article(db_session, editor.agent, world.section, fields(
+        "Guide", 'Read "Lost connection to the practice server".'), status="published")
     connection = db_session.get_one(Article, world.connection.id)
     service.update_article(db_session, editor.agent, connection, fields(
         "The connector went offline", connection.body, labels=connection.labels, keys=connection.keys,

@@ -5,7 +5,7 @@ the Help Center" land signed in, ready to comment."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from helpdesk import create_app
 from helpdesk.core import db
-from helpdesk.core.clock import advance, frozen_at
+from helpdesk.core.clock import advance, frozen_at, utcnow
 from kb import service
 from kb.models import Comment
 from tests.kb.conftest import World, post_form
@@ -87,7 +87,7 @@ def test_from_a_widget_link_to_a_comment_posted_as_that_user(
 def test_a_used_or_expired_handoff_is_refused_with_a_clear_message(
         client: FlaskClient, world: World, widget_token: Callable[..., str]) -> None:
     article = world.collision.path
-    with frozen_at(datetime.now(timezone.utc)):
+    with frozen_at(utcnow()):
         link = handoff_link(client, widget_token(), article)
         assert client.get(link).status_code == 303
         stranger = client.application.test_client()  # the same link, copied from a log or a history
@@ -114,7 +114,7 @@ def test_a_handoff_ends_with_the_widget_token_and_goes_only_into_the_help_center
         response = client.post("/api/v1/kb/session-handoff", json={"next": target}, headers=headers)
         assert response.status_code == 422, target
     assert client.post("/api/v1/kb/session-handoff", json={"next": "/hc"}).status_code == 401
-    with frozen_at(datetime.now(timezone.utc)):
+    with frozen_at(utcnow()):
         token = widget_token()  # valid for an hour: the Help Center session ends with it
         client.get(handoff_link(client, token, "/hc"))
         assert "Signed in as" in client.get("/hc").text

@@ -233,8 +233,8 @@ def test_follow_a_cross_reference_then_comment_in_the_help_center_signed_in(
     panel.locator("#search-results").get_by_role(
         "button", name="A patient has a booking confirmation, but the booking is not in the diary").click()
     # 'Read "What is a booking collision, and what should I do?"' is a link, opened in the panel
-    panel.locator("#article-body").get_by_role("link", name="What is a booking collision, and what should I do?").click()
     title = "What is a booking collision, and what should I do?"
+    panel.locator("#article-body").get_by_role("link", name=title).click()
     expect(panel.locator("#article-title")).to_have_text(title)
 
     with context.expect_page() as opened:
