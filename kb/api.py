@@ -11,16 +11,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request, url_for
 
 from helpdesk.core import db
-from helpdesk.core.auth import bearer_token, practice_user_for_token
+from helpdesk.core.auth import bearer_token, practice_user_for_token, practice_user_required
 from helpdesk.core.errors import InvalidInput, not_found
 from helpdesk.core.extensions import limiter
 from helpdesk.core.web import int_arg, json_object
 from kb import queries, service
 from kb.models import Article
-from kb.views import MAX_QUERY, acting_person, clean, write_limit
+from kb.views import MAX_QUERY, acting_person, clean, is_help_center_path, write_limit
 
 bp = Blueprint("kb_api", __name__, url_prefix="/api/v1/kb")
 
@@ -89,7 +89,7 @@ def categories() -> Response:
 
 @bp.get("/articles/<int:article_id>")
 def article(article_id: int) -> Response:
-    return jsonify(queries.article_detail(_article(article_id)))
+    return jsonify(queries.article_detail(db.session(), _article(article_id)))
 
 
 @bp.get("/articles/for-context")
@@ -147,4 +147,21 @@ def follow(kind: str, target_id: int) -> tuple[Response, int]:
         removed = service.unfollow(db.session(), person, email=email, **target)
         return jsonify({"following": False, "removed": removed}), 200
     row = service.follow(db.session(), person, email=email, **target)
-    return jsonify({"following": True, "email": row.email, "id": row.id}), 201
+    # A typed address follows once it has confirmed by email (double opt-in).
+    return jsonify({"following": row.confirmed, "awaiting_confirmation": not row.confirmed, "email": row.email,
+                    "id": row.id}), 201
+
+
+# --- signing the practice user in to the Help Center -------------------------------------------
+
+
+@bp.post("/session-handoff")
+@practice_user_required
+def session_handoff() -> tuple[Response, int]:
+    """A one-time link into the Help Center (``next``, a path under /hc) that signs the widget's
+    practice user in there: signed, valid for ``HANDOFF_SECONDS``, used once."""
+    next_path = json_object().get("next")
+    if not isinstance(next_path, str) or len(next_path) > 2000 or not is_help_center_path(next_path):
+        raise InvalidInput("invalid_next", "next must be a path in the Help Center, such as /hc/articles/12")
+    token = service.handoff_token(g.practice_user, next_path)
+    return jsonify({"url": url_for("hc.handoff", token=token), "expires_in": service.HANDOFF_SECONDS}), 201

@@ -90,6 +90,7 @@ class Article(Base):
         Index("ix_kb_articles_section_status_position", "section_id", "status", "position"),
         # Not (status, ...): the planner would use it for "status = ?" and walk every published article.
         Index("ix_kb_articles_promoted_status", "promoted", "status"),
+        Index("ix_kb_articles_title", "title"),  # 'Read "<title>"' cross-references (kb.queries.linked_body_html)
         CheckConstraint("status IN ('draft', 'published', 'archived')", name="status"),
     )
 
@@ -195,13 +196,19 @@ class Vote(Base):
 
 
 class Follow(Base):
-    """A subscription of an email address to an article or to a section (exactly one of them)."""
+    """A subscription of an email address to an article or to a section (exactly one of them).
+
+    Double opt-in: a typed address is emailed a link to confirm, and only a confirmed follow
+    (``confirmed_at`` set) is told about changes; one left unconfirmed expires. The signed-in
+    practice user's own address (vouched for by the widget token) is confirmed at once.
+    """
 
     __tablename__ = "kb_follows"
     __table_args__ = (
         UniqueConstraint("article_id", "email", name="uq_kb_follows_article_email"),
         UniqueConstraint("section_id", "email", name="uq_kb_follows_section_email"),
         CheckConstraint("(article_id IS NULL) <> (section_id IS NULL)", name="one_target"),
+        Index("ix_kb_follows_confirmed_created", "confirmed_at", "created_at"),  # expiring unconfirmed ones
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -213,6 +220,23 @@ class Follow(Base):
     # Lets an emailed "unfollow" link work without signing in.
     token: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class SessionHandoff(Base):
+    """A used sign-in hand-off from the help widget to the Help Center (``kb.service``): the link
+    is signed and short-lived, and this row makes it single-use. Rows past ``expires_at`` are
+    of no more use and are deleted as new ones come."""
+
+    __tablename__ = "kb_session_handoffs"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class Notification(Base):

@@ -1,6 +1,7 @@
 """KB follower notifications: the knowledge base queues rows in ``kb_notifications``; each send
 pass copies new ones into the outbox (once, by ``dedupe_key``) and stamps them back with the
 outcome (``sent_at``, or ``failed_at`` and ``error``) once the outbox has delivered or given up.
+Each pass also drops the follows whose confirmation link expired unused.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from helpdesk.core.clock import utcnow
 from helpdesk.outbox.models import OutboxMessage
 from helpdesk.outbox.service import enqueue_email
 from kb.models import Notification
+from kb.service import purge_unconfirmed_follows
 
 BATCH = 500
 
@@ -24,6 +26,8 @@ def _key(notification_id: int) -> str:
 
 
 def feed(session: Session, config: Mapping[str, Any]) -> None:
+    if purge_unconfirmed_follows(session):
+        session.commit()
     waiting = list(session.scalars(
         select(Notification).where(Notification.sent_at.is_(None), Notification.failed_at.is_(None))
         .order_by(Notification.id).limit(BATCH)

@@ -26,6 +26,7 @@ from kb.models import (
     Vote,
     article_path,
 )
+from kb.render import link_references, referenced_titles, slugify
 
 PUBLISHED = Article.status == "published"
 SEARCH_PAGE_SIZE = 10
@@ -84,6 +85,31 @@ def public_article(session: Session, article_id: int) -> Article | None:
 def article_id_for_slug(session: Session, slug: str) -> int | None:
     """The article that has (or once had) ``slug``."""
     return session.scalar(select(ArticleSlug.article_id).where(ArticleSlug.slug == slug[:200]))
+
+
+def linked_body_html(session: Session, article: Article) -> str:
+    """The article's HTML with its 'Read "..."' cross-references linked to the published articles
+    they name: by exact title, or by the slug the text makes (current or former, so "What is a
+    booking collision?" finds the article whose slug is what-is-a-booking-collision). Resolved
+    when read, so a reference written before its article was published, or renamed, still links."""
+    wanted = referenced_titles(article.body_html)
+    if not wanted:
+        return article.body_html
+    paths: dict[str, tuple[int, str]] = {}
+    for article_id, slug, title in session.execute(
+        select(Article.id, Article.slug, Article.title).where(PUBLISHED, Article.title.in_(wanted))
+    ):
+        paths[title] = (article_id, article_path(article_id, slug))
+    by_slug: dict[str, list[str]] = {}
+    for text in wanted - paths.keys():
+        by_slug.setdefault(slugify(text, fallback=""), []).append(text)
+    for known, article_id, slug in session.execute(
+        select(ArticleSlug.slug, Article.id, Article.slug).join(Article, Article.id == ArticleSlug.article_id)
+        .where(PUBLISHED, ArticleSlug.slug.in_([key for key in by_slug if key]))
+    ):
+        for text in by_slug[known]:
+            paths[text] = (article_id, article_path(article_id, slug))
+    return link_references(article.body_html, paths)
 
 
 def articles_by_ids(session: Session, ids: Sequence[int], public_only: bool = True) -> list[Article]:
@@ -310,10 +336,10 @@ def article_summary(article: Article) -> dict[str, Any]:
     }
 
 
-def article_detail(article: Article) -> dict[str, Any]:
+def article_detail(session: Session, article: Article) -> dict[str, Any]:
     return {
         **article_summary(article),
-        "body_html": article.body_html,
+        "body_html": linked_body_html(session, article),
         "comments_enabled": article.comments_enabled,
         "created_at": article.created_at.isoformat(),
         "votes": {"up": article.votes_up, "down": article.votes_down},

@@ -56,19 +56,71 @@ def render_comment(text: str) -> str:
     return sanitize(_comments.render(_strip_markers(text)))
 
 
+# Tags inside a line of text: "<strong>pending</strong>." is one word and a full stop, not two words.
+_INLINE_TAG = re.compile(r"</?(?:a|abbr|b|code|del|em|i|kbd|mark|s|small|strong|sub|sup|u)\b[^>]*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]*>")
 _SPACE = re.compile(r"\s+")
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+(?=[.,;:!?)])")
+
+
+def tidy_spacing(text: str) -> str:
+    """One space between words and none before punctuation ("pending . That" -> "pending. That")."""
+    return _SPACE_BEFORE_PUNCTUATION.sub("", _SPACE.sub(" ", text)).strip()
 
 
 def html_to_text(markup: str) -> str:
-    """Plain text of (already sanitized) HTML, for the search index and page descriptions."""
-    return _SPACE.sub(" ", html.unescape(_TAG.sub(" ", markup))).strip()
+    """Plain text of (already sanitized) HTML, for the search index: block tags part words,
+    inline tags do not."""
+    return tidy_spacing(html.unescape(_TAG.sub(" ", _INLINE_TAG.sub("", markup))))
 
 
 def highlighted(fragment: str) -> str:
-    """Escape a search snippet, then turn the term markers into ``<mark>`` elements."""
-    escaped = html.escape(fragment, quote=False)
+    """Escape a search snippet, then turn the term markers into ``<mark>`` elements. The spacing
+    is tidied too, for text indexed before ``html_to_text`` kept inline tags together."""
+    escaped = html.escape(tidy_spacing(fragment), quote=False)
     return escaped.replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+
+
+# 'Read "What is a booking collision?"' / 'See: “Lost connection to the practice server”'.
+_REFERENCE = re.compile(r'\b((?:read|see):?\s+)("|“|&quot;)([^"“”<>]{3,300}?)("|”|&quot;)', re.IGNORECASE)
+_MARKUP = re.compile(r"(<[^>]*>)")
+_NO_LINKS_INSIDE = ("a", "code", "pre")
+
+
+def _text_outside_links(markup: str) -> list[tuple[str, bool]]:
+    """The markup in pieces, each flagged True when it is text that may hold a link (not a tag,
+    and not inside a link or code)."""
+    pieces, inside = [], 0
+    for piece in _MARKUP.split(markup):
+        if piece.startswith("<"):
+            name = piece.strip("</>").split(None, 1)[0].lower() if piece.strip("</>") else ""
+            if name in _NO_LINKS_INSIDE and not piece.endswith("/>"):
+                inside += -1 if piece.startswith("</") else 1
+            pieces.append((piece, False))
+        else:
+            pieces.append((piece, inside <= 0))
+    return pieces
+
+
+def referenced_titles(markup: str) -> set[str]:
+    """The titles (or slugs) an article's HTML refers to with 'Read "..."' or 'See "..."'."""
+    return {html.unescape(m.group(3)).strip() for piece, linkable in _text_outside_links(markup) if linkable
+            for m in _REFERENCE.finditer(piece)}
+
+
+def link_references(markup: str, paths: dict[str, tuple[int, str]]) -> str:
+    """Turn each 'Read "Title"' whose title ``paths`` knows (as ``{title: (article id, path)}``)
+    into a link to that article; an unknown reference stays text."""
+    def link(match: re.Match[str]) -> str:
+        found = paths.get(html.unescape(match.group(3)).strip())
+        if found is None:
+            return match.group(0)
+        article_id, path = found
+        before, opening, title, closing = match.groups()
+        return f'{before}{opening}<a href="{html.escape(path)}" data-article-id="{article_id}">{title}</a>{closing}'
+
+    pieces = _text_outside_links(markup)
+    return "".join(_REFERENCE.sub(link, piece) if linkable else piece for piece, linkable in pieces)
 
 
 def _strip_markers(text: str) -> str:

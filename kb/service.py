@@ -14,20 +14,24 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from helpdesk.core.agents import Agent
 from helpdesk.core.auth import PracticeUser
-from helpdesk.core.clock import utcnow
-from helpdesk.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from helpdesk.core.clock import unix_now, utcnow
+from helpdesk.core.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
 from helpdesk.core.text import EMAIL_RE
 from helpdesk.core.web import absolute_link
+from helpdesk.outbox.service import enqueue_email
 from kb import search, transfer
 from kb.models import (
     ARTICLE_STATUSES,
@@ -40,6 +44,7 @@ from kb.models import (
     Notification,
     Revision,
     Section,
+    SessionHandoff,
     Vote,
     snapshot,
 )
@@ -56,6 +61,8 @@ _KEY = re.compile(r"^[a-z][a-z0-9_]{1,63}$")
 # Changes that followers hear about (status changes are announced separately, on publish).
 NOTIFYING_FIELDS = ("title", "body")
 SEARCHED_FIELDS = ("title", "body", "labels", "status", "promoted")
+FOLLOW_CONFIRM_DAYS = 7  # an unconfirmed follow expires after this
+HANDOFF_SECONDS = 120  # a sign-in link from the widget works this long, once
 
 Actor = Agent | None
 Ordered = TypeVar("Ordered", Category, Section, Article)
@@ -455,7 +462,8 @@ def _record_revision(session: Session, actor: Actor, article: Article, changed: 
 def _notify(session: Session, article: Article, kind: str, exclude_email: str | None = None) -> list[Notification]:
     """Queue one notification per follower of the article or of its section (once per address)."""
     follows = session.scalars(
-        select(Follow).where((Follow.article_id == article.id) | (Follow.section_id == article.section_id))
+        select(Follow).where((Follow.article_id == article.id) | (Follow.section_id == article.section_id),
+                             Follow.confirmed_at.is_not(None))
         .order_by(Follow.article_id.is_(None), Follow.id)  # an article follow wins over a section follow
     ).all()
     section_name = article.section.name
@@ -506,26 +514,94 @@ def _follow_target(article: Article | None, section: Section | None) -> Any:
 
 def follow(session: Session, person: Person, *, article: Article | None = None, section: Section | None = None,
            email: str | None = None) -> Follow:
-    """Follow an article or a section at ``email`` (default: the signed-in user's). Idempotent."""
+    """Follow an article or a section at ``email`` (default: the signed-in user's). Idempotent.
+
+    The signed-in user's own address is confirmed at once; any other is emailed a link to confirm
+    (again only once the earlier one has expired), and hears nothing until it does.
+    """
     if article is not None and not article.is_public:
         raise NotFound("not_found", "article not found")
     address = _follow_email(person, email)
     target = _follow_target(article, section)
-    existing = session.scalar(select(Follow).where(target, Follow.email == address))
-    if existing is not None:
-        return existing
-    row = Follow(
-        article_id=article.id if article is not None else None, section_id=section.id if section is not None else None,
-        email=address, user_id=person.user.user_id if person.user else None,
-        practice_id=person.user.practice_id if person.user else None, token=secrets.token_urlsafe(24),
-        created_at=utcnow(),
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # the same follow, made a moment ago by a concurrent request
-        return session.scalars(select(Follow).where(target, Follow.email == address)).one()
+    vouched = address == (person.email or "").lower()
+    now = utcnow()
+    row = session.scalar(select(Follow).where(target, Follow.email == address))
+    if row is None:
+        row = Follow(
+            article_id=article.id if article is not None else None,
+            section_id=section.id if section is not None else None, email=address,
+            user_id=person.user.user_id if person.user else None,
+            practice_id=person.user.practice_id if person.user else None, token=secrets.token_urlsafe(24),
+            created_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:  # the same follow, made a moment ago by a concurrent request
+            return session.scalars(select(Follow).where(target, Follow.email == address)).one()
+    elif row.confirmed or not (vouched or _confirmation_expired(row, now)):
+        return row
+    if vouched:
+        row.confirmed_at = now
+    else:
+        row.created_at = now
+        _ask_to_confirm(session, row, f'the article "{article.title}"' if article is not None
+                        else f'the section "{section.name if section is not None else ""}"')
     return row
+
+
+def _confirmation_expired(row: Follow, now: datetime) -> bool:
+    return not row.confirmed and row.created_at <= now - timedelta(days=FOLLOW_CONFIRM_DAYS)
+
+
+def _signer(salt: str) -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def _ask_to_confirm(session: Session, row: Follow, what: str) -> None:
+    """The double opt-in email, with a signed link to confirm."""
+    session.flush()
+    link = absolute_link(f"/hc/follows/confirm/{_signer('kb.follow-confirm').dumps({'f': row.id, 'k': row.token})}")
+    enqueue_email(session, row.email, "Please confirm: follow updates in the Help Center",
+                  "kb/email/follow_confirmation",
+                  {"what": what, "confirm_url": link, "days": FOLLOW_CONFIRM_DAYS},
+                  dedupe_key=f"kb_follow_confirm:{row.id}:{row.created_at.isoformat()}")
+
+
+def follow_for_confirmation(session: Session, token: str) -> Follow | None:
+    """The follow a confirmation link names, if the link is genuine and the follow still exists."""
+    try:
+        claims = _signer("kb.follow-confirm").loads(token)
+    except BadSignature:
+        return None
+    row = session.get(Follow, claims.get("f")) if isinstance(claims, dict) else None
+    return row if row is not None and row.token == claims.get("k") else None
+
+
+def confirmation_state(row: Follow | None) -> str:
+    """Where a follow's double opt-in stands: ``waiting``, ``already`` confirmed, or ``expired``
+    (its link unused for too long, or the follow gone)."""
+    if row is None or _confirmation_expired(row, utcnow()):
+        return "expired"
+    return "already" if row.confirmed else "waiting"
+
+
+def confirm_follow(session: Session, row: Follow | None) -> str:
+    """The emailed link's second step: from now on the address hears about changes. Returns
+    ``confirmed``, or the state that stopped it (``already``: twice is harmless; ``expired``)."""
+    state = confirmation_state(row)
+    if state != "waiting" or row is None:
+        return state
+    row.confirmed_at = utcnow()
+    return "confirmed"
+
+
+def purge_unconfirmed_follows(session: Session) -> int:
+    """Drop the follows nobody confirmed in time (the outbox's send pass calls this)."""
+    cutoff = utcnow() - timedelta(days=FOLLOW_CONFIRM_DAYS)
+    return int(session.execute(
+        delete(Follow).where(Follow.confirmed_at.is_(None), Follow.created_at <= cutoff)
+    ).rowcount or 0)
 
 
 def unfollow(session: Session, person: Person, *, article: Article | None = None, section: Section | None = None,
@@ -541,6 +617,49 @@ def unfollow_by_token(session: Session, token: str) -> Follow | None:
     if row is not None:
         session.delete(row)
     return row
+
+
+# --- signing in from the help widget ---------------------------------------------------------
+
+HANDOFF_INVALID = "This sign-in link is not valid."
+HANDOFF_AGAIN = " Open the Help Center again from the help widget in your practice portal."
+
+
+@dataclass(frozen=True)
+class Handoff:
+    user: PracticeUser
+    next_path: str
+
+
+def handoff_token(user: PracticeUser, next_path: str) -> str:
+    """A sign-in for one link from the widget to the Help Center: signed, valid for
+    ``HANDOFF_SECONDS`` (never past the widget token) and used up once redeemed, so a copied or
+    logged URL is worth nothing. The widget token itself never goes in a URL."""
+    expires = unix_now() + HANDOFF_SECONDS
+    claims = {"j": secrets.token_urlsafe(16), "x": min(expires, user.expires_at or expires), "n": next_path,
+              "u": asdict(user)}
+    return _signer("kb.session-handoff").dumps(claims)
+
+
+def redeem_handoff(session: Session, token: str) -> Handoff:
+    """The practice user a sign-in link carries, once: an expired or used link is refused."""
+    try:
+        claims = _signer("kb.session-handoff").loads(token)
+        user, expires, jti = PracticeUser(**claims["u"]), float(claims["x"]), str(claims["j"])
+    except (BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise Unauthenticated("invalid_handoff", HANDOFF_INVALID + HANDOFF_AGAIN) from exc
+    if unix_now() >= expires:
+        raise Unauthenticated("handoff_expired", f"This sign-in link has expired: it works for "
+                              f"{HANDOFF_SECONDS // 60} minutes." + HANDOFF_AGAIN)
+    now = utcnow()
+    session.execute(delete(SessionHandoff).where(SessionHandoff.expires_at < now))
+    try:
+        with session.begin_nested():
+            session.add(SessionHandoff(id=jti, used_at=now, expires_at=datetime.fromtimestamp(expires, timezone.utc)))
+    except IntegrityError as exc:
+        raise Unauthenticated("handoff_used", "This sign-in link has already been used: each one works once."
+                              + HANDOFF_AGAIN) from exc
+    return Handoff(user, str(claims.get("n") or ""))
 
 
 # --- votes, views, comments ------------------------------------------------------------------

@@ -2,11 +2,12 @@
 follows, comments, and the practice user's sign-in.
 
 Parse the request, call ``kb.service`` or ``kb.queries``, commit, render. Anyone may read, vote
-and follow; a vote belongs to the signed-in practice user, or else to an anonymous visitor id
-kept in the signed session cookie. Commenting needs a practice user, who signs in by exchanging
-a widget token: ``POST /hc/session`` with ``token`` (and ``next``) form fields (never a token in
-a URL) keeps the identity in the session cookie; ``POST /hc/session/end``
-signs out.
+and follow (a typed address confirms by email first); a vote belongs to the signed-in practice
+user, or else to an anonymous visitor id kept in the signed session cookie. Commenting needs a
+practice user, who signs in from the help widget: its links carry a one-time hand-off
+(``GET /hc/session/handoff?token=``, see ``kb.service.handoff_token``), or a page posts the
+widget token itself (``POST /hc/session`` with ``token`` and ``next``, never a widget token in a
+URL). Either keeps the identity in the session cookie; ``POST /hc/session/end`` signs out.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from helpdesk.core.auth import (
 from helpdesk.core.errors import BadInput, DomainError, InvalidInput, Unauthenticated
 from helpdesk.core.extensions import csrf, limiter
 from kb import queries, service
-from kb.models import Article, Category, Section
+from kb.models import Article, Category, Follow, Section
 
 bp = Blueprint("hc", __name__, url_prefix="/hc", template_folder="templates", static_folder="static",
                static_url_path="/static")
@@ -97,7 +98,7 @@ def follower_email(person: service.Person | None) -> str | None:
 @bp.app_context_processor  # app-wide: the /hc error page also renders for URLs no route matched
 def _help_center_globals() -> dict[str, Any]:
     # Emails are rendered outside any request too (the mail receiver, CLI jobs): no session there.
-    return {"submit_request_url": submit_request_url,
+    return {"submit_request_url": submit_request_url, "my_requests_url": my_requests_url,
             "session_user": session_practice_user() if has_request_context() else None}
 
 
@@ -106,6 +107,11 @@ def submit_request_url() -> str:
     if "hc_requests.new" in current_app.view_functions:
         return url_for("hc_requests.new")
     return url_for("hc.home")
+
+
+def my_requests_url() -> str | None:
+    """The practice user's requests (helpdesk.requests), when they are installed."""
+    return url_for("hc_requests.mine") if "hc_requests.mine" in current_app.view_functions else None
 
 
 # --- reading ------------------------------------------------------------------------------------
@@ -183,7 +189,8 @@ def article(ref: str) -> Any:
     user = person.user if person else None
     email = follower_email(person)
     return render_template(
-        "kb/article.html", article=found, related=queries.related_articles(s, found),
+        "kb/article.html", article=found, body_html=queries.linked_body_html(s, found),
+        related=queries.related_articles(s, found),
         recent=queries.articles_by_ids(s, recent_ids), comments=queries.published_comments(s, found.id),
         own_pending=queries.own_pending_comments(s, found.id, user.practice_id, user.user_id) if user else [],
         your_vote=_your_vote(found, person), follow=queries.follow_of(s, email, article_id=found.id),
@@ -264,16 +271,24 @@ def _follow(back: str, **target: Any) -> Response:
     try:
         if stop:
             service.unfollow(db.session(), person, email=email, **target)
+            message = "You no longer follow this."
         else:
-            service.follow(db.session(), person, email=email, **target)
+            message = _followed_message(service.follow(db.session(), person, email=email, **target))
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(back)  # type: ignore[return-value]
     db.session.commit()
     if email and not person.email:
         session[EMAIL_KEY] = email.strip().lower()
-    flash("You no longer follow this." if stop else f"Following. We will email {email or person.email} about updates.")
+    flash(message)
     return redirect(back)  # type: ignore[return-value]
+
+
+def _followed_message(row: Follow) -> str:
+    if row.confirmed:
+        return f"Following. We will email {row.email} about updates."
+    return (f"Almost done: we have emailed {row.email} a link to confirm. Nothing else is sent to that address "
+            "until you do.")
 
 
 @bp.post("/articles/<int:article_id>/comments")
@@ -306,16 +321,66 @@ def unfollow_token(token: str) -> str:
     return render_template("kb/unfollow.html", follow=follow, token=token, done=True)
 
 
+@bp.get("/follows/confirm/<token>")
+def follow_confirm_page(token: str) -> tuple[str, int]:
+    """The emailed link asks first (a POST confirms), so a mail scanner opening it confirms nothing."""
+    row = service.follow_for_confirmation(db.session(), clean(token, 500))
+    return _confirmation_page(token, row, service.confirmation_state(row))
+
+
+@bp.post("/follows/confirm/<token>")
+@limiter.limit(write_limit)
+def follow_confirm(token: str) -> tuple[str, int]:
+    row = service.follow_for_confirmation(db.session(), clean(token, 500))
+    return _confirmation_page(token, row, service.confirm_follow(db.session(), row))
+
+
+def _confirmation_page(token: str, row: Follow | None, state: str) -> tuple[str, int]:
+    s = db.session()
+    if row is None:
+        target: Article | Section | None = None
+    elif row.article_id is not None:
+        target = queries.public_article(s, row.article_id)
+    else:
+        target = queries.get_section(s, row.section_id or 0)
+    return render_template("kb/follow_confirm.html", token=token, state=state, follow=row, target=target,
+                           days=service.FOLLOW_CONFIRM_DAYS), 410 if state == "expired" else 200
+
+
 # --- signing in a practice user ----------------------------------------------------------------
 
 
-def _safe_next(target: str | None) -> str:
-    """Only a path inside the Help Center (never another site) is a place to go back to."""
-    target = clean(target, 2000)
+@bp.get("/sign-in")
+def sign_in_help() -> str:
+    """How a practice user signs in: through the help widget in their practice admin portal."""
+    portal = current_app.config.get("PORTAL_URL") or (
+        url_for("widget.demo_portal") if current_app.config.get("DEMO_PORTAL") and "widget.demo_portal"
+        in current_app.view_functions else None)
+    return render_template("kb/sign_in.html", portal_url=portal, next=_safe_next(request.args.get("next")))
+
+
+@bp.get("/session/handoff")
+def handoff() -> Response:
+    """A link from the help widget: its one-time hand-off signs the practice user in here."""
+    signed_in = service.redeem_handoff(db.session(), clean(request.args.get("token"), 4000))
+    start_practice_user_session(signed_in.user)
+    session.pop(EMAIL_KEY, None)
+    response = redirect(_safe_next(signed_in.next_path), 303)
+    response.headers["Referrer-Policy"] = "no-referrer"  # the used link goes nowhere else
+    response.headers["Cache-Control"] = "no-store"
+    return response  # type: ignore[return-value]
+
+
+def is_help_center_path(target: str) -> bool:
+    """A path inside the Help Center, never another site."""
     parts = urlsplit(target)
-    if target.startswith("/hc") and not parts.scheme and not parts.netloc and "\\" not in target:
-        return target
-    return url_for("hc.home")
+    return target.startswith("/hc") and not parts.scheme and not parts.netloc and "\\" not in target
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path inside the Help Center is a place to go back to."""
+    target = clean(target, 2000)
+    return target if is_help_center_path(target) else url_for("hc.home")
 
 
 @bp.post("/session")

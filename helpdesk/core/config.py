@@ -62,6 +62,9 @@ class Config:
         self.WIDGET_ORIGINS = _env_list("WIDGET_ORIGINS")  # portals allowed to embed the help widget (helpdesk/widget)
         # /demo/portal (helpdesk/widget): on in the embedded SQLite setup, off once a database URL is set.
         self.DEMO_PORTAL = _env_bool("DEMO_PORTAL", _env("DATABASE_URL") is None)
+        # Where practice staff sign in (the platform's practice admin portal, with the help widget):
+        # the Help Center's "Sign in" page links there. Unset: the demo portal when it is served.
+        self.PORTAL_URL = _env("PORTAL_URL")
         self.CHAT_MESSAGE_BURST = float(_env("CHAT_MESSAGE_BURST", "30"))
         self.CHAT_MESSAGES_PER_SECOND = float(_env("CHAT_MESSAGES_PER_SECOND", "10"))  # 0: no limit
         self.TCP_NODELAY = _env_bool("TCP_NODELAY", True)  # wsgi.py, eventlet: see docs/PERFORMANCE.md "Live chat"

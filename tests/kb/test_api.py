@@ -110,7 +110,8 @@ def test_vote_and_follow_with_the_help_center_session(client: FlaskClient, db_se
     response = client.post(follow_url, json={})
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "email_required"
     response = client.post(follow_url, json={"email": "desk@p.test"})
-    assert response.status_code == 201 and response.get_json()["following"] is True
+    assert response.status_code == 201  # a typed address confirms by email first (tests/kb/test_follows.py)
+    assert response.get_json()["following"] is False and response.get_json()["awaiting_confirmation"] is True
 
 
 def test_follow_and_unfollow(client: FlaskClient, db_session: Session, world: World,
@@ -119,10 +120,12 @@ def test_follow_and_unfollow(client: FlaskClient, db_session: Session, world: Wo
     url = f"/api/v1/kb/articles/{world.collision.id}/follow"
     response = client.post(url, json={}, headers=headers)
     assert response.status_code == 201 and response.get_json()["email"] == "pat@p.test"
+    assert response.get_json()["following"] is True  # the widget token vouches for the user's own address
     again = client.post(url, json={}, headers=headers).get_json()
     assert again["id"] == response.get_json()["id"]  # following twice is still one follow
     section_url = f"/api/v1/kb/sections/{world.section.id}/follow"
-    assert client.post(section_url, json={"email": "boss@p.test"}, headers=headers).status_code == 201
+    response = client.post(section_url, json={"email": "boss@p.test"}, headers=headers)
+    assert response.status_code == 201 and response.get_json()["awaiting_confirmation"] is True  # someone else's
     assert {(f.article_id, f.section_id, f.email) for f in db_session.scalars(select(Follow))} == {
         (world.collision.id, None, "pat@p.test"), (None, world.section.id, "boss@p.test")}
 

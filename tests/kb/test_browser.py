@@ -1,8 +1,9 @@
-"""The Help Center in Chromium: read an article, vote, follow, search (with suggestions as you
+"""The Help Center in Chromium: read an article, vote, follow (confirmed by email), search (with suggestions as you
 type), comment safely, and an editor writing with the live preview."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,11 +11,13 @@ from dataclasses import dataclass
 import pytest
 from flask import Flask
 from playwright.sync_api import Page, expect
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from helpdesk.core import db
 from helpdesk.core.agents import create_agent
 from helpdesk.core.auth import mint_widget_token
+from helpdesk.outbox.models import OutboxMessage
 from kb import service
 from tests.kb.conftest import PASSWORD
 
@@ -82,12 +85,25 @@ def test_vote_and_change_your_mind(page: Page, seeded: Seeded) -> None:
     expect(page.get_by_test_id("vote-tally")).to_contain_text("you said no")
 
 
-def test_follow_and_unfollow(page: Page, seeded: Seeded) -> None:
+def test_follow_confirm_by_email_and_unfollow(page: Page, seeded: Seeded, live_app: Flask) -> None:
+    address = f"desk-{seeded.word}@riverside.test"
     page.goto(seeded.path)
-    page.get_by_label("Email me when this article changes").fill(f"desk-{seeded.word}@riverside.test")
+    page.get_by_label("Email me when this article changes").fill(address)
     page.get_by_role("button", name="Follow").click()
-    expect(page.get_by_role("status")).to_contain_text(f"We will email desk-{seeded.word}@riverside.test")
-    expect(page.locator("#follow")).to_contain_text(f"You follow this article at desk-{seeded.word}@riverside.test")
+    expect(page.get_by_role("status")).to_contain_text(f"we have emailed {address} a link to confirm")
+    expect(page.locator("#follow")).to_contain_text(f"open the link we emailed to {address}")
+
+    # The confirmation email waits in the outbox (no SMTP server here): open its link.
+    with Session(db.get_engine(live_app)) as session:
+        text = session.scalars(select(OutboxMessage.payload).where(OutboxMessage.recipient == address)).one()["text"]
+    link = re.search(r"https?://[^/\s]+(/hc/follows/confirm/\S+)", text)
+    assert link, text
+    page.goto(link.group(1))
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("heading", name="You now follow this")).to_be_visible()
+    page.get_by_role("link", name=re.compile("^Go to the article")).click()
+
+    expect(page.locator("#follow")).to_contain_text(f"You follow this article at {address}")
     page.get_by_role("button", name="Unfollow").click()
     expect(page.get_by_role("status")).to_contain_text("You no longer follow this.")
     expect(page.get_by_label("Email me when this article changes")).to_be_visible()

@@ -97,8 +97,18 @@ def test_search_snippets_escape_everything_but_their_own_marks() -> None:
     assert highlighted(raw) == "&lt;script&gt;x&lt;/script&gt; <mark>collision</mark> &amp; more"
 
 
+def test_snippets_have_no_space_before_punctuation_and_marks_add_none() -> None:
+    assert highlighted(f"may show as {MARK_START}pending{MARK_END} . That means") == \
+        "may show as <mark>pending</mark>. That means"
+    assert highlighted(f"{MARK_START}alerts{MARK_END}, {MARK_START}emails{MARK_END} ; and (the diary )") == \
+        "<mark>alerts</mark>, <mark>emails</mark>; and (the diary)"
+
+
 def test_plain_text_and_slugs() -> None:
     assert html_to_text("<p>A &amp; B</p>\n<ul><li>one</li><li>two</li></ul>") == "A & B one two"
+    assert html_to_text("<p>the diary may show as <strong>pending</strong>. That means</p>") == \
+        "the diary may show as pending. That means"
+    assert html_to_text('<p><a href="/x">book</a>ings, <em>one</em><br>two</p><p>three</p>') == "bookings, one two three"
     assert slugify("What is a Booking Collision?") == "what-is-a-booking-collision"
     assert slugify("Réglages des e-mails") == "reglages-des-e-mails"
     assert slugify("🙂🙂") == "article"

@@ -68,6 +68,14 @@ def test_stemming_and_highlighting(db_session: Session, world: World) -> None:
     assert "<mark>" in snippet and "collision" in snippet.lower()
 
 
+def test_snippets_keep_punctuation_next_to_the_word(db_session: Session, world: World, editor: NewAgent) -> None:
+    service.create_article(db_session, editor.agent, world.section, fields(
+        "Waiting bookings", "When you check a booking, the diary may show as **pending**. That means it is on its way."),
+        status="published")
+    snippet = queries.search_articles(db_session, "pending").results[0].snippet_html
+    assert "may show as <mark>pending</mark>. That means" in snippet, snippet
+
+
 def test_search_as_you_type_matches_prefixes_even_past_the_stem(db_session: Session, world: World) -> None:
     for typed in ("co", "coll", "collis", "collisi", "collisio", "booking coll"):
         ids = [r.article.id for r in queries.search_articles(db_session, typed).results]

@@ -20,7 +20,7 @@ from tests.conftest import ARTIFACTS
 from tests.helpdesk.widget.conftest import WidgetWorld
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext, FrameLocator, Page
+    from playwright.sync_api import Browser, BrowserContext, FrameLocator, Locator, Page
 
 pytestmark = pytest.mark.browser
 
@@ -150,15 +150,45 @@ def test_the_panel_is_interactive_within_a_second(contexts: Callable[..., Browse
     assert max(timings) < INTERACTIVE_BUDGET_MS, summary
 
 
-def test_on_a_phone_the_panel_fills_the_screen(contexts: Callable[..., BrowserContext], widget_world: WidgetWorld) -> None:
+def on_screen(locator: Locator, width: int = 390, height: int = 844) -> bool:
+    """Wholly inside the viewport (boxes inside frames are measured on the page)."""
+    box = locator.bounding_box()
+    assert box is not None, locator
+    return box["x"] >= 0 and box["y"] >= 0 and box["x"] + box["width"] <= width and box["y"] + box["height"] <= height
+
+
+def test_on_a_phone_the_panel_fills_the_screen_with_its_controls_in_reach(
+        contexts: Callable[..., BrowserContext], widget_world: WidgetWorld) -> None:
     from playwright.sync_api import expect
 
+    agent_online(contexts, widget_world)  # so the chat opens a conversation, with its Send button
     context = contexts(widget_world.server.url, viewport={"width": 390, "height": 844})
-    page, panel = open_portal(context, "old-mill-osteopathy")
+    page = context.new_page()
+    page.goto("/demo/portal?practice=old-mill-osteopathy")
+    launcher = page.get_by_role("button", name="Help", exact=True)
+    assert on_screen(launcher)
+    launcher.click()
+    panel = page.frame_locator(PANEL)
     expect(panel.locator(".banner[data-kind=email_bouncing]")).to_contain_text("bouncing")
     box = page.locator(PANEL).bounding_box()
-    assert box is not None and box["width"] == 390 and box["height"] == 844
+    assert box is not None and (box["x"], box["y"], box["width"], box["height"]) == (0, 0, 390, 844)
+    assert on_screen(panel.get_by_role("button", name="Close help"))
     shot(page, "phone")
+
+    panel.get_by_role("button", name="Check a booking").click()
+    assert on_screen(panel.get_by_role("button", name="Check", exact=True))
+
+    panel.get_by_role("button", name="Chat", exact=True).click()
+    chat = panel.frame_locator("#chat-frame")
+    chat.get_by_label("How can we help?").fill("Checking the chat fits a phone")
+    chat.get_by_role("button", name="Start chat").click()
+    send = chat.get_by_role("button", name="Send", exact=True)
+    expect(send).to_be_visible()
+    assert on_screen(send) and on_screen(chat.get_by_role("button", name="End chat"))
+    assert on_screen(panel.get_by_role("button", name="Close help"))
+    shot(page, "phone_chat")
+    chat.get_by_role("button", name="End chat").click()  # leave no chat waiting for the other journeys
+    expect(chat.get_by_role("heading", name="The chat has ended")).to_be_visible()
 
 
 def test_check_a_booking_and_see_why_it_missed_the_diary(contexts: Callable[..., BrowserContext],
@@ -191,6 +221,32 @@ def test_check_a_booking_and_see_why_it_missed_the_diary(contexts: Callable[...,
     shot(page, "check_booking")
     article.click()
     expect(panel.locator("#article-title")).to_have_text("What is a booking collision, and what should I do?")
+
+
+def test_follow_a_cross_reference_then_comment_in_the_help_center_signed_in(
+        contexts: Callable[..., BrowserContext], widget_world: WidgetWorld) -> None:
+    from playwright.sync_api import expect
+
+    context = contexts(widget_world.server.url, viewport={"width": 1280, "height": 900})
+    page, panel = open_portal(context, "meadow-family-dental")
+    panel.get_by_role("searchbox", name="Search the Help Center").fill("confirmation not in the diary")
+    panel.locator("#search-results").get_by_role(
+        "button", name="A patient has a booking confirmation, but the booking is not in the diary").click()
+    # 'Read "What is a booking collision, and what should I do?"' is a link, opened in the panel
+    title = "What is a booking collision, and what should I do?"
+    panel.locator("#article-body").get_by_role("link", name=title).click()
+    expect(panel.locator("#article-title")).to_have_text(title)
+
+    with context.expect_page() as opened:
+        panel.get_by_role("link", name="Open in the Help Center").click()
+    help_center = opened.value
+    expect(help_center.get_by_role("heading", name=title, level=1)).to_be_visible()
+    assert "token" not in help_center.url and "/hc/articles/" in help_center.url
+    expect(help_center.locator(".hc-who")).to_have_text("Signed in as Demo Practice Staff")
+    help_center.get_by_label("Add a comment as Demo Practice Staff").fill("Does the alert name the practitioner?")
+    help_center.get_by_role("button", name="Post comment").click()
+    expect(help_center.locator(".hc-comment-pending")).to_contain_text("Does the alert name the practitioner?")
+    shot(help_center, "help_center_signed_in")
 
 
 def agent_online(contexts: Callable[..., BrowserContext], widget_world: WidgetWorld) -> Page:

@@ -54,7 +54,7 @@ def test_the_widget_fits_the_screen(context: BrowserContext, size: tuple[int, in
     frame.locator("body").wait_for()
     panel = next(f for f in page.frames if f != page.main_frame)
     panel.wait_for_load_state()
-    tabs = panel.evaluate("""() => Array.from(document.querySelectorAll('[role=tab]')).filter(t => t.offsetParent)
+    tabs = panel.evaluate("""() => Array.from(document.querySelectorAll('.panel-nav button')).filter(t => t.offsetParent)
         .filter(t => t.scrollWidth > t.clientWidth + 1 || t.getBoundingClientRect().right > innerWidth + 1)
         .map(t => t.textContent.trim())""")
     if tabs:

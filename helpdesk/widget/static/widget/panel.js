@@ -290,10 +290,13 @@
       state.article = article;
       $("article-title").textContent = article.title;
       $("article-section").textContent = article.section ? article.section.name : "";
-      // Sanitized by the knowledge base when it was written (an allow-list); links open outside the panel.
+      // Sanitized by the knowledge base when it was written (an allow-list). A cross-reference to
+      // another article opens it here in the panel; any other link opens outside it.
       $("article-body").innerHTML = article.body_html;
       Array.prototype.forEach.call($("article-body").querySelectorAll("a[href]"), function (a) {
-        a.setAttribute("target", "_blank"); a.setAttribute("rel", "noopener");
+        var linked = Number(a.getAttribute("data-article-id"));
+        if (linked) a.addEventListener("click", function (event) { event.preventDefault(); openArticle(linked); });
+        else { a.setAttribute("target", "_blank"); a.setAttribute("rel", "noopener"); }
       });
       $("article-link").setAttribute("href", article.url);
       ["vote-yes", "vote-no", "follow"].forEach(function (x) { $(x).setAttribute("aria-pressed", "false"); });
@@ -468,17 +471,21 @@
     }, failed).then(function () { button.disabled = false; });
   });
 
-  // Reading and replying to a request happens on its Help Center page, in a new tab. The token is
-  // posted there (never put in a URL), which signs the same person in to those pages.
-  function openInHelpCenter(requestId) {
-    var form = el("form", { method: "post", action: "/hc/session", target: "_blank" }, [
-      el("input", { type: "hidden", name: "token", value: state.token }),
-      el("input", { type: "hidden", name: "next", value: "/hc/requests/" + requestId })
-    ]);
-    document.body.appendChild(form);
-    form.submit();
-    form.remove();
+  // A Help Center page (an article to comment on, a request to reply to) opens in a new tab with
+  // the same person signed in: the panel asks for a one-time sign-in link (short-lived, used once)
+  // and sends the tab there. The widget token itself never leaves the panel.
+  function openInHelpCenter(path) {
+    var tab = window.open("", "_blank");  // now, while the click still counts as the user's
+    api("POST", "/api/v1/kb/session-handoff", { next: path }).then(function (handoff) {
+      if (!tab) { window.open(handoff.url, "_blank", "noopener"); return; }
+      tab.opener = null;
+      tab.location.href = handoff.url;
+    }, function (error) { if (tab) tab.close(); failed(error); });
   }
+  $("article-link").addEventListener("click", function (event) {
+    event.preventDefault();
+    if (state.article) openInHelpCenter(state.article.url);
+  });
 
   function loadMine() {
     $("mine-status").textContent = T.mine_loading;
@@ -491,7 +498,7 @@
           el("span", { className: "small quiet", text: " #" + r.id + " · " + (T["status_" + r.status] || r.status) + " · " +
             new Date(r.updated_at || r.created_at).toLocaleDateString([], { dateStyle: "medium" }) }),
           el("button", { type: "button", className: "link-button", text: T.mine_open,
-                         "aria-label": T.mine_open + ": " + r.subject, onclick: function () { openInHelpCenter(r.id); } })
+                         "aria-label": T.mine_open + ": " + r.subject, onclick: function () { openInHelpCenter("/hc/requests/" + r.id); } })
         ]));
       });
     }, function (error) { $("mine-status").textContent = ""; failed(error); });
