@@ -18,6 +18,7 @@ from helpdesk.bookings.models import Practice
 from helpdesk.core.agents import Agent
 from helpdesk.core.auth import PracticeUser
 from helpdesk.core.errors import InvalidInput, NotFound
+from helpdesk.core.views import local_time
 
 OPEN_STATUSES = ("waiting", "active")
 REPLAY_LIMIT = 1_000
@@ -217,12 +218,15 @@ def message_by_client_id(session: Session, conversation_id: int, client_id: Any)
 
 
 def transcript_text(session: Session, conversation: Conversation) -> str:
+    """The chat as plain text (the emailed transcript), its times in the practice's own zone."""
+    practice = session.get(Practice, conversation.practice_id)
+    tz = practice.timezone if practice is not None and practice.timezone else "UTC"
     lines = [f"Chat #{conversation.id} - practice {conversation.practice_id} - started "
-             f"{conversation.created_at:%Y-%m-%d %H:%M} UTC", ""]
+             f"{local_time(conversation.created_at, tz)}", ""]
     for m in messages_after(session, conversation.id, 0, limit=100_000):
         who = "*" if m.kind == "system" else f"{m.author_name}:"
         body = m.body if m.kind != "article" else f"shared an article: {m.body} ({m.data.get('article', {}).get('url', '')})"
-        lines.append(f"[{m.created_at:%H:%M}] {who} {body}")
+        lines.append(f"[{local_time(m.created_at, tz, 'clock')}] {who} {body}")
     return "\n".join(lines)
 
 

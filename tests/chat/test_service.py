@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -136,3 +136,17 @@ def test_a_closed_agent_connection_counts_online_only_through_the_reconnect_grac
     service.connections_seen(db_session, "factory", now + queries.RECONNECT_GRACE + timedelta(seconds=1),
                              queries.CONNECTION_STALE_AFTER, queries.RECONNECT_GRACE)
     assert db_session.get(AgentConnection, sid) is None  # forgotten once past its grace
+
+
+def test_the_transcript_gives_times_in_the_practices_zone(db_session: Session) -> None:
+    practice = make_practice(db_session, timezone_name="America/New_York")
+    user = practice_user(practice)
+    conversation = make_conversation(db_session, user, first_message="Hello from New York")
+    moment = datetime(2027, 1, 21, 13, 30, tzinfo=timezone.utc)  # 08:30 in New York (EST)
+    conversation.created_at = moment
+    db_session.execute(update(Message).where(Message.conversation_id == conversation.id).values(created_at=moment))
+    service.close(db_session, user, conversation, moment + timedelta(minutes=5))
+    assert conversation.transcript is not None
+    assert "started Thu 21 Jan 2027, 08:30 EST" in conversation.transcript
+    assert conversation.transcript.splitlines()[2].startswith("[08:30 EST] ")
+    assert "UTC" not in conversation.transcript
