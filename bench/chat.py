@@ -17,7 +17,9 @@ node        our send_message -> acknowledgement against the same round trip on a
             better-sqlite3, WAL, synchronous=NORMAL, per-conversation seq, unique client_id, emit to
             the room, acknowledge), both timed by the official socket.io JavaScript client
             (bench/node_chat/roundtrip.js), alternating rounds in one run; with each server's CPU
-            time per message, which other work on the machine disturbs less than wall time.
+            time per message, which other work on the machine disturbs less than wall time. A
+            third server, bench/chat_floor.py (Flask-SocketIO on eventlet storing nothing), shows
+            what the framework alone costs.
 idle        N connected, idle Socket.IO clients (raw Engine.IO v4 over WebSocket, answering the
             server's heartbeats) held for a while; the server process's resident memory.
 
@@ -205,11 +207,12 @@ def ours_round(messages: int) -> dict[str, Any]:
         world.close()
 
 
-def node_round(messages: int) -> dict[str, Any]:
-    tmp = Path(tempfile.mkdtemp(prefix="bench-node-"))
+def reference_round(name: str, argv: list[str], messages: int) -> dict[str, Any]:
+    """One round against a reference server (``argv`` + a port; it prints "listening" when ready)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-{name}-"))
     port = free_port()
-    server = subprocess.Popen(["node", "server.js", str(port), str(tmp / "chat.db"), "bench"], cwd=NODE_DIR,
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen([*argv, str(port), *([str(tmp / "chat.db"), "bench"] if name == "node" else [])],
+                              cwd=NODE_DIR if name == "node" else ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert server.stdout is not None and server.stdout.readline().startswith("listening")
         url = f"http://127.0.0.1:{port}"
@@ -220,24 +223,35 @@ def node_round(messages: int) -> dict[str, Any]:
         times = js_roundtrips(url, "bench", 1, messages, join=True)
         cpu = cpu_seconds(server.pid) - cpu
         listener.disconnect()
-        return summary("node", times, cpu)
+        return summary(name, times, cpu)
     finally:
         server.terminate()
         server.wait(timeout=10)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def node_round(messages: int) -> dict[str, Any]:
+    return reference_round("node", ["node", "server.js"], messages)
+
+
+def floor_round(messages: int) -> dict[str, Any]:
+    return reference_round("floor", [sys.executable, str(ROOT / "bench" / "chat_floor.py")], messages)
+
+
 def node(args: argparse.Namespace) -> dict[str, Any]:
     node_ready()
-    rounds = [run(args.messages) for _ in range(args.rounds) for run in (ours_round, node_round)]
+    rounds = [run(args.messages) for _ in range(args.rounds) for run in (ours_round, node_round, floor_round)]
     for r in rounds:
         print(f"node     {r['server']:5} send->ack p50 {r['p50_ms']:7.3f} ms  p99 {r['p99_ms']:7.3f} ms"
               f"  server CPU {r['cpu_ms_per_message']:6.3f} ms/message ({r['messages']} messages)", flush=True)
-    best = {name: min((r for r in rounds if r["server"] == name), key=lambda r: r["p50_ms"]) for name in ("ours", "node")}
+    best = {name: min((r for r in rounds if r["server"] == name), key=lambda r: r["p50_ms"])
+            for name in ("ours", "node", "floor")}
     ratio = {key: round(best["ours"][key] / best["node"][key], 2) for key in ("p50_ms", "p99_ms", "cpu_ms_per_message")}
+    floor = {key: round(best["floor"][key] / best["node"][key], 2) for key in ("p50_ms", "cpu_ms_per_message")}
     print(f"node     ours / node (best round of each): p50 {ratio['p50_ms']}x  p99 {ratio['p99_ms']}x"
-          f"  CPU per message {ratio['cpu_ms_per_message']}x; load {load()}", flush=True)
-    return {"rounds": rounds, "ratio": ratio}
+          f"  CPU per message {ratio['cpu_ms_per_message']}x; floor / node: p50 {floor['p50_ms']}x"
+          f"  CPU {floor['cpu_ms_per_message']}x; load {load()}", flush=True)
+    return {"rounds": rounds, "ratio": ratio, "floor_ratio": floor}
 
 
 # --- throughput --------------------------------------------------------------------------------
