@@ -9,7 +9,9 @@ generated and serialised before the clock starts; signing happens per request, a
     .venv/bin/python bench/ingest.py                       # SQLite, 100,000 events
     .venv/bin/python bench/ingest.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/helpdesk_bench --reset-database
 
-Target: at least 3,000 events/s on the SQLite default.
+Target: at least 3,000 events/s on the SQLite default. The same run then inserts the same events
+as rows through Python's ``sqlite3`` in one transaction (parsing the same JSON, one row per event
+with its payload; no validation, no projection, no HTTP): the floor that the API is compared with.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import json
 import secrets
 import shutil
+import sqlite3
 import sys
 import time
 from datetime import datetime, timezone
@@ -59,6 +62,24 @@ def event_mix(bodies: list[bytes]) -> dict[str, int]:
         for event in json.loads(body):
             counts[event["type"]] = counts.get(event["type"], 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def raw_sqlite_seconds(bodies: list[bytes], folder: Path) -> float:
+    """The same events as plain rows through ``sqlite3``: one transaction, WAL, synchronous=NORMAL."""
+    connection = sqlite3.connect(folder / "raw.sqlite", isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=NORMAL")
+    connection.execute("CREATE TABLE events (id TEXT PRIMARY KEY, type TEXT NOT NULL, occurred_at TEXT NOT NULL, "
+                       "practice_id TEXT NOT NULL, data TEXT NOT NULL)")
+    started = time.perf_counter()
+    connection.execute("BEGIN IMMEDIATE")
+    for body in bodies:
+        connection.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", [
+            (e["id"], e["type"], e["occurred_at"], e["practice_id"], json.dumps(e["data"])) for e in json.loads(body)])
+    connection.execute("COMMIT")
+    seconds = time.perf_counter() - started
+    connection.close()
+    return seconds
 
 
 def reset_postgres(url: str) -> None:
@@ -163,10 +184,14 @@ def run(args: argparse.Namespace, url: str, env: dict[str, str], secret: str, ru
         print(f"server RSS at the end: {rss:.0f} MB")
     verdict = "met" if rate >= TARGET_EVENTS_PER_SECOND else "MISSED"
     print(f"target >= {TARGET_EVENTS_PER_SECOND:,} events/s: {verdict}")
+    raw_seconds = raw_sqlite_seconds(bodies, run_dir)
+    print(f"the same events as rows through sqlite3 in one transaction: {raw_seconds:.2f} s "
+          f"({total / raw_seconds:,.0f} events/s); the API takes {seconds / raw_seconds:.1f}x as long")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({
             "backend": backend, "async_mode": args.async_mode, "events": total, "batches": len(bodies),
             "batch_size": args.batch, "start_from": str(args.start_from or ""), "seconds": seconds, "events_per_second": rate, "latency_ms": stats,
+            "raw_sqlite_seconds": raw_seconds,
             "machine": machine(), "at": datetime.now(timezone.utc).isoformat(), "host": HOST,
         }, indent=2))
 
