@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import selectors
 import sys
 import tempfile
 import threading
@@ -134,6 +135,43 @@ def throughput_run(size: int, conversations: int, messages: int) -> dict[str, An
     return result
 
 
+class Heartbeats(threading.Thread):
+    """Answers the server's pings for every idle client while the rest connect and while they are
+    held, as a real client would, so that none is dropped for silence; counts the ones the server
+    closed all the same."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.selector = selectors.DefaultSelector()
+        self.lock = threading.Lock()
+        self.running = True
+        self.closed = 0
+
+    def add(self, ws: Any) -> None:
+        with self.lock:
+            self.selector.register(ws.sock, selectors.EVENT_READ, ws)
+
+    def run(self) -> None:
+        while self.running:
+            with self.lock:
+                ready = self.selector.select(timeout=0) if self.selector.get_map() else []
+                for key, _ in ready:
+                    try:
+                        frame = key.data.recv()
+                    except (websocket.WebSocketException, OSError):
+                        frame = None
+                    if frame == "2":
+                        key.data.send("3")
+                    elif not frame:  # the server closed it
+                        self.selector.unregister(key.fileobj)
+                        self.closed += 1
+            time.sleep(0.02 if not ready else 0)  # outside the lock: connecting goes on meanwhile
+
+    def stop(self) -> None:
+        self.running = False
+        self.join(timeout=5)
+
+
 def idle(size: int, clients: int, hold: float) -> dict[str, Any]:
     url = fresh_db()
     with tempfile.TemporaryDirectory() as tmp, Cluster(url, REDIS, Path(tmp), size, channel=f"bench-{uuid.uuid4().hex[:6]}",
@@ -143,6 +181,8 @@ def idle(size: int, clients: int, hold: float) -> dict[str, Any]:
         before = sum(rss_kb(p) for p in pids)
         ws_url = cluster.url.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
         sockets = []
+        heartbeats = Heartbeats()
+        heartbeats.start()
         started = time.perf_counter()
         for i in range(clients):
             ws = websocket.create_connection(ws_url, timeout=20, header=[cluster.pin(i % size)["Cookie"].join(["Cookie: ", ""])])
@@ -151,13 +191,16 @@ def idle(size: int, clients: int, hold: float) -> dict[str, Any]:
             answer = ws.recv()
             assert answer.startswith("40" + NS + ","), answer
             sockets.append(ws)
+            heartbeats.add(ws)
         connect_s = time.perf_counter() - started
         time.sleep(hold)
         after = sum(rss_kb(p) for p in pids)
         alive = all(n.alive() for n in cluster.web)
+        heartbeats.stop()
         for ws in sockets:
             ws.close(timeout=0.1)
-    result = {"processes": size, "clients": clients, "connect_seconds": round(connect_s, 1),
+    result = {"processes": size, "clients": clients, "connect_seconds": round(connect_s, 1), "hold_seconds": hold,
+              "dropped_by_the_server": heartbeats.closed,
               "rss_before_mb": round(before / 1024, 1), "rss_after_mb": round(after / 1024, 1),
               "kb_per_connection": round((after - before) / clients, 1), "processes_alive": alive}
     print(json.dumps(result), flush=True)

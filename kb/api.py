@@ -163,5 +163,5 @@ def session_handoff() -> tuple[Response, int]:
     next_path = json_object().get("next")
     if not isinstance(next_path, str) or len(next_path) > 2000 or not is_help_center_path(next_path):
         raise InvalidInput("invalid_next", "next must be a path in the Help Center, such as /hc/articles/12")
-    token = service.handoff_token(g.practice_user, next_path)
+    token = service.handoff_token(db.session(), g.practice_user, next_path)
     return jsonify({"url": url_for("hc.handoff", token=token), "expires_in": service.HANDOFF_SECONDS}), 201

@@ -228,15 +228,19 @@ class Follow(Base):
 
 
 class SessionHandoff(Base):
-    """A used sign-in hand-off from the help widget to the Help Center (``kb.service``): the link
-    is signed and short-lived, and this row makes it single-use. Rows past ``expires_at`` are
-    of no more use and are deleted as new ones come."""
+    """A sign-in hand-off from the help widget to the Help Center (``kb.service``): the link holds
+    only a random secret, stored here as its hash with the practice user it signs in; it is
+    short-lived and single-use (``used_at``). Rows a day past ``expires_at`` are deleted as new
+    ones come."""
 
     __tablename__ = "kb_session_handoffs"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the link's secret
+    user: Mapped[dict[str, Any]] = mapped_column(JSON)  # the PracticeUser the widget token vouched for
+    next_path: Mapped[str] = mapped_column(String(2000))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    used_at: Mapped[datetime | None]
 
 
 class Notification(Base):

@@ -11,6 +11,7 @@ tag table and the search index in step, and queues notifications to the follower
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from collections.abc import Iterable, Sequence
@@ -631,35 +632,43 @@ class Handoff:
     next_path: str
 
 
-def handoff_token(user: PracticeUser, next_path: str) -> str:
-    """A sign-in for one link from the widget to the Help Center: signed, valid for
+def _handoff_key(token: str) -> str:
+    """What is stored of a hand-off link's secret: its hash, so the table alone signs nobody in."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def handoff_token(session: Session, user: PracticeUser, next_path: str) -> str:
+    """A sign-in for one link from the widget to the Help Center: a random secret, valid for
     ``HANDOFF_SECONDS`` (never past the widget token) and used up once redeemed, so a copied or
-    logged URL is worth nothing. The widget token itself never goes in a URL."""
-    expires = unix_now() + HANDOFF_SECONDS
-    claims = {"j": secrets.token_urlsafe(16), "x": min(expires, user.expires_at or expires), "n": next_path,
-              "u": asdict(user)}
-    return _signer("kb.session-handoff").dumps(claims)
+    logged URL is worth nothing. Who it signs in stays here: neither the widget token nor the
+    user's name or email goes in the URL."""
+    now = utcnow()
+    session.execute(delete(SessionHandoff).where(SessionHandoff.expires_at < now - timedelta(days=1)))
+    token = secrets.token_urlsafe(32)
+    expires = min(unix_now() + HANDOFF_SECONDS, user.expires_at or float("inf"))
+    session.add(SessionHandoff(id=_handoff_key(token), user=asdict(user), next_path=next_path, created_at=now,
+                               expires_at=datetime.fromtimestamp(expires, timezone.utc)))
+    return token
 
 
 def redeem_handoff(session: Session, token: str) -> Handoff:
-    """The practice user a sign-in link carries, once: an expired or used link is refused."""
-    try:
-        claims = _signer("kb.session-handoff").loads(token)
-        user, expires, jti = PracticeUser(**claims["u"]), float(claims["x"]), str(claims["j"])
-    except (BadSignature, KeyError, TypeError, ValueError) as exc:
-        raise Unauthenticated("invalid_handoff", HANDOFF_INVALID + HANDOFF_AGAIN) from exc
-    if unix_now() >= expires:
+    """The practice user a sign-in link carries, once: an unknown, expired or used link is refused."""
+    row = session.get(SessionHandoff, _handoff_key(token)) if token else None
+    if row is None:
+        raise Unauthenticated("invalid_handoff", HANDOFF_INVALID + HANDOFF_AGAIN)
+    now = utcnow()
+    if row.used_at is not None:
+        raise Unauthenticated("handoff_used", "This sign-in link has already been used: each one works once."
+                              + HANDOFF_AGAIN)
+    if now >= row.expires_at:
         raise Unauthenticated("handoff_expired", f"This sign-in link has expired: it works for "
                               f"{HANDOFF_SECONDS // 60} minutes." + HANDOFF_AGAIN)
-    now = utcnow()
-    session.execute(delete(SessionHandoff).where(SessionHandoff.expires_at < now))
-    try:
-        with session.begin_nested():
-            session.add(SessionHandoff(id=jti, used_at=now, expires_at=datetime.fromtimestamp(expires, timezone.utc)))
-    except IntegrityError as exc:
+    claimed = session.execute(update(SessionHandoff).where(SessionHandoff.id == row.id, SessionHandoff.used_at.is_(None))
+                              .values(used_at=now).execution_options(synchronize_session=False))
+    if claimed.rowcount != 1:  # another request redeemed it a moment ago
         raise Unauthenticated("handoff_used", "This sign-in link has already been used: each one works once."
-                              + HANDOFF_AGAIN) from exc
-    return Handoff(user, str(claims.get("n") or ""))
+                              + HANDOFF_AGAIN)
+    return Handoff(PracticeUser(**row.user), row.next_path)
 
 
 # --- votes, views, comments ------------------------------------------------------------------

@@ -32,8 +32,11 @@ def upgrade() -> None:
     op.create_table(
         "kb_session_handoffs",
         sa.Column("id", sa.String(length=64), nullable=False),
-        sa.Column("used_at", sa.DateTime(), nullable=False),
+        sa.Column("user", sa.JSON(), nullable=False),
+        sa.Column("next_path", sa.String(length=2000), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("expires_at", sa.DateTime(), nullable=False),
+        sa.Column("used_at", sa.DateTime(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_kb_session_handoffs")),
     )
     op.create_index(op.f("ix_kb_session_handoffs_expires_at"), "kb_session_handoffs", ["expires_at"])

@@ -1,13 +1,14 @@
 """Signing a practice user in to the Help Center: the header's "My requests" and "Sign in", and the
-widget's one-time hand-off (a signed link that works once, for two minutes) that lets "Open in
+widget's one-time hand-off (a link with a random secret that works once, for two minutes) that lets "Open in
 the Help Center" land signed in, ready to comment."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
@@ -18,7 +19,7 @@ from helpdesk import create_app
 from helpdesk.core import db
 from helpdesk.core.clock import advance, frozen_at, utcnow
 from kb import service
-from kb.models import Comment
+from kb.models import Comment, SessionHandoff
 from tests.kb.conftest import World, post_form
 
 
@@ -70,6 +71,10 @@ def test_from_a_widget_link_to_a_comment_posted_as_that_user(
     link = handoff_link(client, widget_token(practice_id="P7", user_id="u-42", name="Robin Reception",
                                              email="robin@p7.test"), article)
     assert urlsplit(link).path == "/hc/session/handoff"
+    secret = parse_qs(urlsplit(link).query)["token"][0]
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", secret)  # a random secret: no name, email or practice to read
+    stored = db_session.scalars(select(SessionHandoff)).one()
+    assert stored.id != secret and secret not in stored.id  # the table keeps only its hash
     landing = client.get(link)
     assert landing.status_code == 303 and landing.headers["Location"] == article
     assert landing.headers["Referrer-Policy"] == "no-referrer"
