@@ -420,7 +420,7 @@ def apply_events(session: Session, events: Sequence[Event]) -> IngestResult:
         return IngestResult(0, duplicates)
     _ensure_practices(session, {e.practice_id for e in fresh})
     received_at = utcnow()
-    session.execute(insert(IngestedEvent), [
+    session.execute(insert(IngestedEvent.__table__), [
         {"id": e.id, "type": e.type, "practice_id": e.practice_id, "occurred_at": e.occurred_at,
          "received_at": received_at, "payload": e.raw}
         for e in fresh
@@ -431,9 +431,10 @@ def apply_events(session: Session, events: Sequence[Event]) -> IngestResult:
     for model, rows in ((BookingFact, batch.facts), (IntegrationEvent, batch.integration),
                         (AlertEmail, batch.alerts), (PracticeSettings, batch.settings), (ClosedDay, batch.closed)):
         if rows:
-            # render_nulls: one executemany per table; without it the ORM splits the rows into a
-            # statement per run of rows with the same None columns (hundreds per batch).
-            session.execute(insert(model).execution_options(render_nulls=True), rows)
+            # Core's executemany on the table, not the ORM's bulk insert: one statement per table
+            # (the ORM would split the rows into runs with the same None columns, and its bulk
+            # path cost about a quarter of a batch: bench/ingest.py, docs/PERFORMANCE.md).
+            session.execute(insert(model.__table__), rows)
     _apply_profiles(session, batch.settings)
     _apply_connector(session, batch.connector, batch.heartbeats)
     _upsert_bookings(session, batch.bookings)
@@ -518,7 +519,7 @@ def _upsert_bookings(session: Session, created: dict[tuple[str, str], Event]) ->
         elif event.occurred_at < current.created_at:
             changed.append({"id": current.id, "created_at": event.occurred_at})
     if new_rows:
-        session.execute(insert(Booking), new_rows)
+        session.execute(insert(Booking.__table__), new_rows)
     if changed:
         session.execute(update(Booking), changed)
 
