@@ -33,7 +33,7 @@ from helpdesk.core.canned import CannedReply
 from tests.conftest import TEST_SECRETS, migrate, sqlite_url
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, BrowserContext
+    from playwright.sync_api import Browser, BrowserContext, Page
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = "/chat"
@@ -284,3 +284,24 @@ def contexts(browser: Browser, chat_server: ChatServer) -> Iterator[Callable[[],
     yield new
     for context in opened:
         context.close()
+
+
+def console_page(contexts: Callable[[], BrowserContext], created: NewAgent) -> Page:
+    """The agent signed in, on the chat console, connected (browser tests)."""
+    from playwright.sync_api import expect
+
+    page = contexts().new_page()
+    page.goto("/console/login?next=/console/chat")
+    page.get_by_label("Email").fill(created.agent.email)
+    page.get_by_label("Password").fill(created.password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.locator("#connection")).to_have_text("Connected")
+    return page
+
+
+def go_online(page: Page) -> None:
+    """Online, and stored so: the server counts the agent online once the console says it saved it."""
+    from playwright.sync_api import expect
+
+    page.get_by_label("My status").select_option("online")
+    expect(page.locator("#presence-saved")).to_contain_text("Saved: Online")

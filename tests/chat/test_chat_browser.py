@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from helpdesk.core.agents import NewAgent
-from tests.chat.conftest import ChatServer, widget_token
+from tests.chat.conftest import ChatServer, console_page, go_online, widget_token
 from tests.chat.test_diagnostics import ingest, publish_article
 from tests.conftest import ARTIFACTS
 from tests.helpdesk import factories as f
@@ -41,14 +41,8 @@ def test_a_practice_and_an_agent_chat_and_the_agent_shares_an_article(
     created = make_agent("Ada Agent")
 
     # the agent logs in to the console, goes online
-    agent = contexts().new_page()
-    agent.goto("/console/login")
-    agent.get_by_label("Email").fill(created.agent.email)
-    agent.get_by_label("Password").fill(created.password)
-    agent.get_by_role("button", name="Log in").click()
-    agent.get_by_role("link", name="Chats").click()
-    expect(agent.locator("#connection")).to_have_text("Connected")
-    agent.get_by_label("My status").select_option("online")
+    agent = console_page(contexts, created)
+    go_online(agent)
 
     # the practice opens the widget's chat page (token in the fragment) and starts a chat
     practice = contexts().new_page()

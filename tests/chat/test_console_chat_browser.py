@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from chat.models import AgentConnection, Conversation
 from helpdesk.core.agents import NewAgent
-from tests.chat.conftest import ChatServer, Peer, widget_token
+from tests.chat.conftest import ChatServer, Peer, console_page, go_online, widget_token
 from tests.chat.test_diagnostics import ingest
 from tests.helpdesk import factories as f
 
@@ -28,33 +28,13 @@ pytestmark = pytest.mark.browser
 Contexts = Callable[[], "BrowserContext"]
 
 
-def console(contexts: Contexts, created: NewAgent) -> Page:
-    """The agent signed in, on the chat console, connected."""
-    from playwright.sync_api import expect
-
-    page = contexts().new_page()
-    page.goto("/console/login?next=/console/chat")
-    page.get_by_label("Email").fill(created.agent.email)
-    page.get_by_label("Password").fill(created.password)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.locator("#connection")).to_have_text("Connected")
-    return page
-
-
-def go_online(page: Page) -> None:
-    from playwright.sync_api import expect
-
-    page.get_by_label("My status").select_option("online")
-    expect(page.locator("#presence-saved")).to_contain_text("Saved: Online")
-
-
 def test_the_chosen_presence_survives_a_reload(contexts: Contexts, make_agent: Callable[..., NewAgent],
                                               chat_server: ChatServer, peers: Callable[..., Peer], practice_id: str,
                                               chat_engine: Engine) -> None:
     from playwright.sync_api import expect
 
     created = make_agent("Rae Reload")
-    page = console(contexts, created)
+    page = console_page(contexts, created)
     expect(page.get_by_label("My status")).to_have_value("offline")  # a new agent starts offline
     page.get_by_label("My status").select_option("online")
     expect(page.locator("#presence-saved")).to_have_text("Saved: Online, up to 3 chats at once.")
@@ -85,7 +65,7 @@ def test_transfer_says_when_no_other_agent_is_online_and_booking_references_link
     ingest(chat_server, f.practice_upserted(practice_id, name="Linkford Dental"),
            f.booking_created(reference, practice_id, occurred_at=f.at(0)),
            f.diary_failed("collision", reference, practice_id, occurred_at=f.at(2)))
-    ada = console(contexts, make_agent("Ada Agent"))
+    ada = console_page(contexts, make_agent("Ada Agent"))
     go_online(ada)
     practice = peers(chat_server.url, widget_token(practice_id, name="Pat Reception"))
     started = practice.ok("start_conversation", {"body": f"Booking {reference.lower()} <script>alert(1)</script> is missing",

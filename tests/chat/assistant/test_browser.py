@@ -12,7 +12,7 @@ import pytest
 
 from helpdesk.core.agents import NewAgent
 from tests.chat.assistant.conftest import collision_booking
-from tests.chat.conftest import ChatServer, widget_token
+from tests.chat.conftest import ChatServer, console_page, go_online, widget_token
 from tests.conftest import ARTIFACTS
 
 if TYPE_CHECKING:
@@ -30,14 +30,8 @@ def test_the_practice_asks_the_assistant_then_a_person_and_the_agent_sees_why(
     assistant()
     reference = collision_booking(chat_server, practice_id)
     created = make_agent("Ada Agent")
-    agent = contexts().new_page()
-    agent.goto("/console/login")
-    agent.get_by_label("Email").fill(created.agent.email)
-    agent.get_by_label("Password").fill(created.password)
-    agent.get_by_role("button", name="Log in").click()
-    agent.get_by_role("link", name="Chats").click()
-    expect(agent.locator("#connection")).to_have_text("Connected")
-    agent.get_by_label("My status").select_option("online")
+    agent = console_page(contexts, created)
+    go_online(agent)
 
     practice = contexts().new_page()
     practice.goto(f"/widget/chat#token={widget_token(practice_id, name='Pat Reception')}")
