@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 from chat.models import Conversation
 from helpdesk.core.clock import utcnow
 from helpdesk.requests.models import Request
-from helpdesk.workspace.reports import percentile
 from tests.helpdesk.console_world import practice_world
 
 D0: date = (utcnow() - timedelta(days=20)).date()
@@ -148,7 +147,3 @@ def test_bad_report_requests(client: FlaskClient, agent_headers: dict[str, str],
 def test_reports_are_for_agents(client: FlaskClient) -> None:
     assert client.get("/api/v1/reports/volume").status_code == 401
 
-
-def test_nearest_rank_percentiles() -> None:
-    assert percentile([], 0.5) is None
-    assert percentile([4, 1, 3, 2], 0.5) == 2 and percentile([4, 1, 3, 2], 0.9) == 4

@@ -1,0 +1,38 @@
+"""Durations in value order: the response report reads its percentiles at a rank.
+
+Each index leads with a stored duration and carries created_at, so the median or p90 of a period
+is the n-th entry of an index range (LIMIT 1 OFFSET n-1) instead of a sort of a year of rows
+(SQLite has no hashed GROUP BY; the sorts were most of the report's time).
+
+Revision ID: 0014
+Revises: 0013
+Create Date: 2026-12-02 02:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = '0014'
+down_revision: str | Sequence[str] | None = '0013'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+INDEXES = (
+    ("ix_chat_conversations_first_response", "chat_conversations", "first_response_seconds"),
+    ("ix_chat_conversations_resolution", "chat_conversations", "resolution_seconds"),
+    ("ix_requests_first_reply", "requests", "first_reply_seconds"),
+    ("ix_requests_resolution", "requests", "resolution_seconds"),
+)
+
+
+def upgrade() -> None:
+    for name, table, column in INDEXES:
+        op.create_index(name, table, [column, "created_at"])
+
+
+def downgrade() -> None:
+    for name, table, _ in INDEXES:
+        op.drop_index(name, table_name=table)
