@@ -17,12 +17,14 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Float, and_, case, cast, func, or_, select
+from sqlalchemy import Float, String, and_, case, cast, func, or_, select, values
+from sqlalchemy import column as column_
 from sqlalchemy.orm import Session
 
 from chat.models import Conversation
 from helpdesk.bookings.diagnosis import DIARY_FAILURES
 from helpdesk.bookings.models import AlertEmail, Booking, IntegrationEvent, Practice
+from helpdesk.core.db import UTCDateTime
 from helpdesk.core.errors import BadInput, NotFound
 from helpdesk.requests.models import Request
 
@@ -48,6 +50,16 @@ class Period:
         first = self.start.astimezone(self.zone).date()
         last = (self.end - timedelta(microseconds=1)).astimezone(self.zone).date()
         return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+    def day_bounds(self) -> list[tuple[str, datetime, datetime]]:
+        """Each local day of the period with its UTC start and end (DST included)."""
+        bounds = []
+        for day in self.days():
+            local = date.fromisoformat(day)
+            start = datetime.combine(local, time.min, self.zone).astimezone(ZoneInfo("UTC"))
+            end = datetime.combine(local + timedelta(days=1), time.min, self.zone).astimezone(ZoneInfo("UTC"))
+            bounds.append((day, start, end))
+        return bounds
 
     def naive(self) -> tuple[datetime, datetime]:
         """The bounds for comparing with the (UTC-aware) columns."""
@@ -354,25 +366,32 @@ def diagnosis(session: Session, period: Period) -> Report:
                   [{"kind": "stacked", "table": "by_week", "x": "week", "y": causes}])
 
 
+def _daily_counts(session: Session, period: Period, column: Any, *kinds: Sequence[Any]) -> dict[str, list[int]]:
+    """Per local day, how many rows ``column`` dates to that day meet each condition in ``kinds``.
+
+    One count per day and condition, each an index range (a VALUES list of the days' bounds, and
+    correlated counts): nothing is grouped, so a year of a million bookings is never sorted.
+    """
+    days = values(column_("day", String()), column_("day_start", UTCDateTime()), column_("day_end", UTCDateTime()),
+                  name="days").data(period.day_bounds()).cte("days")
+    counts = [select(func.count()).where(column >= days.c.day_start, column < days.c.day_end, *where).scalar_subquery()
+              for where in kinds]
+    return {str(day): [int(n) for n in row] for day, *row in session.execute(select(days.c.day, *counts))}
+
+
 def diary(session: Session, period: Period) -> Report:
-    start, end = period.naive()
-    bucket = utc_bucket(session, Booking.created_at, period)
-    rows = session.execute(select(bucket, Booking.diary_status, func.count())
-                           .where(Booking.created_at >= start, Booking.created_at < end,
-                                  Booking.diary_status.in_((*DIARY_OK, *DIARY_FAILURES)))
-                           .group_by(bucket, Booking.diary_status)).all()
-    ok: Counter[str] = Counter()
-    failed: Counter[str] = Counter()
-    for b, status, n in rows:
-        (ok if status in DIARY_OK else failed)[_local(str(b), period.zone).date().isoformat()] += int(n)
+    by_day = _daily_counts(session, period, Booking.created_at, (Booking.diary_status.in_(DIARY_OK),),
+                           (Booking.diary_status.in_(DIARY_FAILURES),))
     table = Table("Diary insert success by day", ["day", "inserted", "failed", "success_percent"])
     for d in period.days():
-        tried = ok[d] + failed[d]
-        table.rows.append([d, ok[d], failed[d], round(100.0 * ok[d] / tried, 1) if tried else None])
-    tried = sum(ok.values()) + sum(failed.values())
+        ok, failed = by_day.get(d, [0, 0])
+        tried = ok + failed
+        table.rows.append([d, ok, failed, round(100.0 * ok / tried, 1) if tried else None])
+    inserted, failed = sum(row[1] for row in table.rows), sum(row[2] for row in table.rows)
+    tried = inserted + failed
     return Report("diary", "Diary insert success rate", {
-        "inserted": sum(ok.values()), "failed": sum(failed.values()),
-        "success_percent": round(100.0 * sum(ok.values()) / tried, 1) if tried else None,
+        "inserted": inserted, "failed": failed,
+        "success_percent": round(100.0 * inserted / tried, 1) if tried else None,
     }, {"by_day": table}, [{"kind": "line", "table": "by_day", "x": "day", "y": ["success_percent"]}])
 
 

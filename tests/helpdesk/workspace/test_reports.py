@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from chat.models import Conversation
 from helpdesk.core.clock import utcnow
 from helpdesk.requests.models import Request
+from tests.factories import make_booking, make_practice
 from tests.helpdesk.console_world import practice_world
 
 D0: date = (utcnow() - timedelta(days=20)).date()
@@ -128,6 +130,25 @@ def test_what_only_this_helpdesk_knows(client: FlaskClient, agent_headers: dict[
     alerts = report(client, agent_headers, "alerts", **window)
     assert alerts["summary"]["not_sent"] == 1  # the collision nobody was told of; the outage was alerted
     assert [row[:3] for row in alerts["tables"]["not_sent"]["rows"]] == [["collision", "P1", "BK-1"]]
+
+
+def test_diary_success_by_the_readers_days(client: FlaskClient, agent_headers: dict[str, str],
+                                           db_session: Session) -> None:
+    """Bookings on either side of local midnight count on their own local day (a half-hour zone)."""
+    zone = ZoneInfo("Australia/Adelaide")
+    first, second, after = (datetime.combine(D0 + timedelta(days=n), time.min, zone).astimezone(UTC) for n in range(3))
+    second_ago = timedelta(seconds=1)
+    practice = make_practice(db_session, "P-DIARY")
+    for made, status in ((first - second_ago, "inserted"), (first, "inserted"), (second - second_ago, "collision"),
+                         (second, "sidebar_transferred"), (second, "rejected"), (after - second_ago, "rejected"),
+                         (after, "inserted"), (second, "pending")):
+        booking = make_booking(db_session, practice)
+        booking.created_at, booking.diary_status = made, status
+    db_session.commit()
+    body = report(client, agent_headers, "diary", **{**period(2), "tz": "Australia/Adelaide"})
+    days = [D0.isoformat(), (D0 + timedelta(days=1)).isoformat()]
+    assert body["tables"]["by_day"]["rows"] == [[days[0], 1, 1, 50.0], [days[1], 1, 2, 33.3]]
+    assert body["summary"] == {"inserted": 2, "failed": 3, "success_percent": 40.0}
 
 
 @pytest.mark.parametrize(("name", "args", "status", "code"), [
