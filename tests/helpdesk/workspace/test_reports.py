@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from chat.models import Conversation
@@ -16,6 +17,7 @@ from helpdesk.core.clock import utcnow
 from helpdesk.requests.models import Request
 from tests.factories import make_booking, make_practice
 from tests.helpdesk.console_world import practice_world
+from tests.helpdesk.workspace.plans import sqlite_plans
 
 D0: date = (utcnow() - timedelta(days=20)).date()
 
@@ -149,6 +151,20 @@ def test_diary_success_by_the_readers_days(client: FlaskClient, agent_headers: d
     days = [D0.isoformat(), (D0 + timedelta(days=1)).isoformat()]
     assert body["tables"]["by_day"]["rows"] == [[days[0], 1, 1, 50.0], [days[1], 1, 2, 33.3]]
     assert body["summary"] == {"inserted": 2, "failed": 3, "success_percent": 40.0}
+
+
+def test_diagnosis_reads_only_the_failures(client: FlaskClient, agent_headers: dict[str, str],
+                                           db_connection: Connection, ingest: Callable[..., Any]) -> None:
+    """On SQLite, the period's failures come from the index led by diary status, not every booking."""
+    if db_connection.dialect.name != "sqlite":
+        pytest.skip("the query plan checked here is SQLite's")
+    ingest(*practice_world("P1", "Riverside Dental", "BK"))
+    today = utcnow().date()
+    window = {"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat(), "tz": "UTC"}
+    plans = sqlite_plans(db_connection, lambda: report(client, agent_headers, "diagnosis", **window))
+    counted = [plan for statement, plan in plans if "FROM bookings" in statement and "count(" in statement]
+    assert len(counted) == 1
+    assert "COVERING INDEX ix_bookings_diary_created (diary_status=? AND created_at>? AND created_at<?)" in counted[0]
 
 
 @pytest.mark.parametrize(("name", "args", "status", "code"), [

@@ -12,13 +12,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from chat.models import Conversation
 from helpdesk.core.clock import utcnow
 from helpdesk.requests.models import Request
 from helpdesk.workspace.reports import nearest_rank
+from tests.helpdesk.workspace.plans import sqlite_plans
 
 D0: date = (utcnow() - timedelta(days=20)).date()
 DAYS = 3
@@ -130,20 +131,10 @@ def test_the_percentiles_are_read_in_index_order(client: FlaskClient, agent_head
     if db_connection.dialect.name != "sqlite":
         pytest.skip("the query plan checked here is SQLite's")
     random_support(db_session, random.Random(6), "UTC")
-    statements: list[tuple[str, Any]] = []
-
-    def remember(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_args: Any) -> None:
-        statements.append((statement, parameters))
-
-    event.listen(db_connection, "before_cursor_execute", remember)
-    try:
-        times(client, agent_headers, D0, D0 + timedelta(days=DAYS - 1), "UTC")
-    finally:
-        event.remove(db_connection, "before_cursor_execute", remember)
-    ranked = [(s, p) for s, p in statements if "OFFSET" in s]
+    plans = sqlite_plans(db_connection, lambda: times(client, agent_headers, D0, D0 + timedelta(days=DAYS - 1), "UTC"))
+    ranked = [plan for statement, plan in plans if "OFFSET" in statement]
     assert len(ranked) == 1
-    plan = " | ".join(str(row[-1]) for row in db_connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {ranked[0][0]}",
-                                                                           ranked[0][1]))
+    plan = ranked[0]
     for index in ("ix_chat_conversations_first_response", "ix_chat_conversations_resolution",
                   "ix_requests_first_reply", "ix_requests_resolution"):
         assert f"COVERING INDEX {index} " in plan
