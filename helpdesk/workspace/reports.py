@@ -170,8 +170,8 @@ def _percentiles(session: Session, measures: Sequence[Measure]) -> list[dict[flo
                for share in SHARES if (rank := nearest_rank(m.count, share)) is not None}
     found: list[dict[float, float | None]] = [dict.fromkeys(SHARES) for _ in measures]
     if lookups:
-        values = session.execute(select(*lookups.values())).one()
-        for (n, share), value in zip(lookups, values, strict=True):
+        ranked = session.execute(select(*lookups.values())).one()
+        for (n, share), value in zip(lookups, ranked, strict=True):
             found[n][share] = float(value)
     return found
 
