@@ -19,6 +19,7 @@ request at a time on a keep-alive connection (after an uncounted warm-up):
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import secrets
 import sqlite3
@@ -155,6 +156,7 @@ def main() -> None:
         token = agent_token(env)
         paths = scenarios(database, rng, args.per)
         with Server(env, database.parent / "workspace-server.log") as server:
+            load_before = os.getloadavg()[0]
             client = Client(server.port, {"Authorization": f"Bearer {token}"})
             search_rows, all_search = [], []
             for name, urls in paths.items():
@@ -175,7 +177,9 @@ def main() -> None:
             s = summary_ms(all_reports)
             report_rows.append(("ALL reports", s["n"], f"{s['p50']:.1f}", f"{s['p95']:.1f}", f"{s['max']:.1f}"))
             client.close()
-    print(f"\n{machine()}; {args.bookings:,} bookings, {args.chats:,} chats, {args.requests:,} requests (SQLite)\n")
+            load_after = os.getloadavg()[0]
+    print(f"\n{machine()}; {args.bookings:,} bookings, {args.chats:,} chats, {args.requests:,} requests (SQLite)")
+    print(f"load average (1 min, the machine is shared): {load_before:.2f} before, {load_after:.2f} after\n")
     print("Search, GET /api/v1/search (ms)")
     print(table(search_rows, ("scenario", "n", "p50", "p95", "max")))
     print(f"target p95 <= {TARGET_SEARCH_P95_MS:.0f} ms: {'met' if summary_ms(all_search)['p95'] <= TARGET_SEARCH_P95_MS else 'NOT met'}\n")

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from chat.models import Conversation
 from helpdesk.core.clock import utcnow
 from helpdesk.requests.models import Request
-from helpdesk.workspace.reports import percentile
+from tests.factories import make_booking, make_practice
 from tests.helpdesk.console_world import practice_world
+from tests.helpdesk.workspace.plans import sqlite_plans
 
 D0: date = (utcnow() - timedelta(days=20)).date()
 
@@ -131,6 +134,39 @@ def test_what_only_this_helpdesk_knows(client: FlaskClient, agent_headers: dict[
     assert [row[:3] for row in alerts["tables"]["not_sent"]["rows"]] == [["collision", "P1", "BK-1"]]
 
 
+def test_diary_success_by_the_readers_days(client: FlaskClient, agent_headers: dict[str, str],
+                                           db_session: Session) -> None:
+    """Bookings on either side of local midnight count on their own local day (a half-hour zone)."""
+    zone = ZoneInfo("Australia/Adelaide")
+    first, second, after = (datetime.combine(D0 + timedelta(days=n), time.min, zone).astimezone(UTC) for n in range(3))
+    second_ago = timedelta(seconds=1)
+    practice = make_practice(db_session, "P-DIARY")
+    for made, status in ((first - second_ago, "inserted"), (first, "inserted"), (second - second_ago, "collision"),
+                         (second, "sidebar_transferred"), (second, "rejected"), (after - second_ago, "rejected"),
+                         (after, "inserted"), (second, "pending")):
+        booking = make_booking(db_session, practice)
+        booking.created_at, booking.diary_status = made, status
+    db_session.commit()
+    body = report(client, agent_headers, "diary", **{**period(2), "tz": "Australia/Adelaide"})
+    days = [D0.isoformat(), (D0 + timedelta(days=1)).isoformat()]
+    assert body["tables"]["by_day"]["rows"] == [[days[0], 1, 1, 50.0], [days[1], 1, 2, 33.3]]
+    assert body["summary"] == {"inserted": 2, "failed": 3, "success_percent": 40.0}
+
+
+def test_diagnosis_reads_only_the_failures(client: FlaskClient, agent_headers: dict[str, str],
+                                           db_connection: Connection, ingest: Callable[..., Any]) -> None:
+    """On SQLite, the period's failures come from the index led by diary status, not every booking."""
+    if db_connection.dialect.name != "sqlite":
+        pytest.skip("the query plan checked here is SQLite's")
+    ingest(*practice_world("P1", "Riverside Dental", "BK"))
+    today = utcnow().date()
+    window = {"from": (today - timedelta(days=1)).isoformat(), "to": today.isoformat(), "tz": "UTC"}
+    plans = sqlite_plans(db_connection, lambda: report(client, agent_headers, "diagnosis", **window))
+    counted = [plan for statement, plan in plans if "FROM bookings" in statement and "count(" in statement]
+    assert len(counted) == 1
+    assert "COVERING INDEX ix_bookings_diary_created (diary_status=? AND created_at>? AND created_at<?)" in counted[0]
+
+
 @pytest.mark.parametrize(("name", "args", "status", "code"), [
     ("nope", {}, 404, "no_such_report"),
     ("volume", {"tz": "Mars/Base"}, 400, "invalid_parameter"),
@@ -148,7 +184,3 @@ def test_bad_report_requests(client: FlaskClient, agent_headers: dict[str, str],
 def test_reports_are_for_agents(client: FlaskClient) -> None:
     assert client.get("/api/v1/reports/volume").status_code == 401
 
-
-def test_nearest_rank_percentiles() -> None:
-    assert percentile([], 0.5) is None
-    assert percentile([4, 1, 3, 2], 0.5) == 2 and percentile([4, 1, 3, 2], 0.9) == 4
