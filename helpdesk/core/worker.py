@@ -80,15 +80,12 @@ def worker_group() -> AppGroup:
         if not chosen:
             raise click.ClickException("no background loop is enabled")
         stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        for stopping in (signal.SIGTERM, signal.SIGINT):  # systemd's stop, or Ctrl+C
+            signal.signal(stopping, lambda *_: stop.set())
         for loop in chosen:
             threading.Thread(target=_guarded, args=(app, loop), name=f"loop-{loop.name}", daemon=True).start()
         click.echo(f"worker: running {', '.join(loop.name for loop in chosen)}", err=True)
-        try:
-            while not stop.wait(1):
-                pass
-        except KeyboardInterrupt:
-            pass
+        stop.wait()
         click.echo("worker: stopped", err=True)
 
     return group

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import imaplib
+import threading
 import time
 
 import click
@@ -29,10 +31,8 @@ def mail_group() -> AppGroup:
         click.echo(f"mail: receiving for {tokens.support_address()} on {controller.hostname}:{controller.port} "
                    "(Ctrl+C stops)")
         try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C is how it stops
+                threading.Event().wait()
         finally:
             controller.stop()
 
