@@ -89,9 +89,12 @@ class Booking(Base):
         Index("ix_bookings_practice_email_status", "practice_id", "email_status", "appointment_at", "id"),
         Index("ix_bookings_practice_diary_status", "practice_id", "diary_status", "appointment_at", "id"),
         Index("ix_bookings_practice_received", "practice_id", "received_ways", "appointment_at", "id"),
-        Index("ix_bookings_practice_reference_key", "practice_id", "reference_key"),
-        Index("ix_bookings_practice_last_name_key", "practice_id", "last_name_key"),
-        Index("ix_bookings_practice_first_name_key", "practice_id", "first_name_key"),
+        # Text search: each branch reads only its index (the other name and the order are in it).
+        Index("ix_bookings_practice_reference_search", "practice_id", "reference_key", "appointment_at", "id"),
+        Index("ix_bookings_practice_last_name_search", "practice_id", "last_name_key", "first_name_key",
+              "appointment_at", "id"),
+        Index("ix_bookings_practice_first_name_search", "practice_id", "first_name_key", "last_name_key",
+              "appointment_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

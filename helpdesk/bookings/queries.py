@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, literal, or_, select, union, union_all
+from sqlalchemy import and_, bindparam, func, literal, or_, select, union, union_all
 from sqlalchemy.orm import Session
 
 from helpdesk.bookings import diagnosis
@@ -43,12 +43,54 @@ def name_key(name: str) -> str:
     return " ".join(folded.lower().split())
 
 
-def load_settings_history(session: Session, practice_id: str) -> list[diagnosis.Settings]:
-    rows = session.scalars(
-        select(PracticeSettings)
-        .where(PracticeSettings.practice_id == practice_id)
-        .order_by(PracticeSettings.effective_at, PracticeSettings.id)
+# The diagnosis's statements, built once with bound parameters: building them per request (the
+# expressions, then their cache key) was about a tenth of a diagnosis (docs/PERFORMANCE.md).
+_SETTINGS_HISTORY = (select(PracticeSettings).where(PracticeSettings.practice_id == bindparam("practice_id"))
+                     .order_by(PracticeSettings.effective_at, PracticeSettings.id))
+_BOOKING = select(Booking).where(Booking.practice_id == bindparam("practice_id"),
+                                 Booking.reference == bindparam("reference"))
+_FACTS = (select(BookingFact)
+          .where(BookingFact.practice_id == bindparam("practice_id"), BookingFact.reference == bindparam("reference"))
+          .order_by(BookingFact.occurred_at, BookingFact.id))
+
+
+def _connector_transitions_statement() -> Any:
+    """Lost/restored events from the last of each kind before ``start`` to the first after ``end``.
+
+    One round trip of index seeks (max/min per kind), so a practice's long history costs nothing.
+    """
+    arms = []
+    moment, start, end = IntegrationEvent.occurred_at, bindparam("start"), bindparam("end")
+    for kind in ("connection_lost", "connection_restored"):
+        of_kind = (IntegrationEvent.practice_id == bindparam("practice_id"), IntegrationEvent.kind == kind)
+        arms += [
+            select(func.max(moment).label("at"), literal(kind).label("kind")).where(*of_kind, moment <= start),
+            select(func.min(moment).label("at"), literal(kind).label("kind")).where(*of_kind, moment > end),
+            select(moment.label("at"), literal(kind).label("kind")).where(*of_kind, moment > start, moment <= end)
+            .order_by(moment).limit(1000).subquery().select(),
+        ]
+    return union_all(*arms)
+
+
+def _alerts_statement() -> Any:
+    """The booking's own alerts and the connection-lost ones in its window: two index searches
+    joined by id, not one OR, which SQLite answers by reading every alert of the practice (3 ms
+    for a big one)."""
+    of_practice = AlertEmail.practice_id == bindparam("practice_id")
+    matching = union(
+        select(AlertEmail.id).where(of_practice, AlertEmail.reference == bindparam("reference")),
+        select(AlertEmail.id).where(of_practice, AlertEmail.kind == "connection_lost",
+                                    AlertEmail.occurred_at.between(bindparam("start"), bindparam("end"))),
     )
+    return select(AlertEmail).where(AlertEmail.id.in_(matching)).order_by(AlertEmail.occurred_at).limit(500)
+
+
+_TRANSITIONS = _connector_transitions_statement()
+_ALERTS = _alerts_statement()
+
+
+def load_settings_history(session: Session, practice_id: str) -> list[diagnosis.Settings]:
+    rows = session.scalars(_SETTINGS_HISTORY, {"practice_id": practice_id})
     return [
         diagnosis.Settings(
             effective_at=r.effective_at, integration_mode=r.integration_mode, pms_software=r.pms_software,
@@ -65,15 +107,11 @@ def visible_practice(session: Session, actor: Actor, practice_id: str) -> Practi
 
 
 def find_booking(session: Session, practice_id: str, reference: str) -> Booking | None:
-    return session.scalar(select(Booking).where(Booking.practice_id == practice_id, Booking.reference == reference))
+    return session.scalar(_BOOKING, {"practice_id": practice_id, "reference": reference})
 
 
 def _facts(session: Session, practice_id: str, reference: str) -> list[diagnosis.Fact]:
-    rows = session.scalars(
-        select(BookingFact)
-        .where(BookingFact.practice_id == practice_id, BookingFact.reference == reference)
-        .order_by(BookingFact.occurred_at, BookingFact.id)
-    )
+    rows = session.scalars(_FACTS, {"practice_id": practice_id, "reference": reference})
     return [
         diagnosis.Fact(r.channel, r.outcome, r.occurred_at, reason=r.reason, recipient=r.recipient,
                        detail=r.detail, pms_appointment_id=r.pms_appointment_id)
@@ -82,21 +120,7 @@ def _facts(session: Session, practice_id: str, reference: str) -> list[diagnosis
 
 
 def _connector_transitions(session: Session, practice_id: str, start: datetime, end: datetime) -> list[tuple[datetime, str]]:
-    """Lost/restored events from the last of each kind before ``start`` to the first after ``end``.
-
-    One round trip of index seeks (max/min per kind), so a practice's long history costs nothing.
-    """
-    arms = []
-    for kind in ("connection_lost", "connection_restored"):
-        of_kind = (IntegrationEvent.practice_id == practice_id, IntegrationEvent.kind == kind)
-        moment = IntegrationEvent.occurred_at
-        arms += [
-            select(func.max(moment).label("at"), literal(kind).label("kind")).where(*of_kind, moment <= start),
-            select(func.min(moment).label("at"), literal(kind).label("kind")).where(*of_kind, moment > end),
-            select(moment.label("at"), literal(kind).label("kind")).where(*of_kind, moment > start, moment <= end)
-            .order_by(moment).limit(1000).subquery().select(),
-        ]
-    rows = session.execute(union_all(*arms)).all()
+    rows = session.execute(_TRANSITIONS, {"practice_id": practice_id, "start": start, "end": end}).all()
     return [(r.at, r.kind) for r in rows if r.at is not None]
 
 
@@ -120,15 +144,8 @@ def load_case(session: Session, booking: Booking, now: datetime, timezone: str =
     outages = outages_from(_connector_transitions(session, booking.practice_id, booking.created_at, last_fact))
     window_start = min([booking.created_at, *(o.started_at for o in outages)]) - diagnosis.ALERT_WINDOW_BEFORE
     window_end = max([last_fact, *(o.ended_at or now for o in outages)]) + diagnosis.ALERT_WINDOW_AFTER
-    alerts = session.scalars(
-        select(AlertEmail).where(
-            AlertEmail.practice_id == booking.practice_id,
-            or_(
-                AlertEmail.reference == booking.reference,
-                and_(AlertEmail.kind == "connection_lost", AlertEmail.occurred_at.between(window_start, window_end)),
-            ),
-        ).order_by(AlertEmail.occurred_at).limit(500)
-    )
+    alerts = session.scalars(_ALERTS, {"practice_id": booking.practice_id, "reference": booking.reference,
+                                       "start": window_start, "end": window_end})
     return diagnosis.Case(
         booking=diagnosis.BookingRecord(
             booking.reference, booking.created_at, booking.appointment_at, booking.practitioner,

@@ -10,7 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from flask import g, request
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, insert
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from helpdesk.core import db
@@ -60,8 +60,12 @@ def record_audit(
     session: Session, agent: Agent, action: AuditAction, practice_id: str | None, target: str | None = None,
     ip: str | None = None, **detail: Any,
 ) -> None:
-    session.add(AuditEntry(agent_id=agent.id, action=AuditAction(action).value, practice_id=practice_id, target=target,
-                           ip=ip, detail=detail))
+    # A plain INSERT, not an object for the unit of work: every agent read writes one, and the
+    # flush's bookkeeping cost more than the read itself on a bookings page (docs/PERFORMANCE.md).
+    session.execute(insert(AuditEntry.__table__), {
+        "occurred_at": utcnow(), "agent_id": agent.id, "action": AuditAction(action).value,
+        "practice_id": practice_id, "target": target, "ip": ip, "detail": detail,
+    })
 
 
 def audit_request(action: AuditAction, practice_id: str | None, target: str | None = None, **detail: Any) -> None:

@@ -17,7 +17,7 @@ from typing import Any, ParamSpec, TypeVar
 import jwt
 from flask import current_app, g, redirect, request, session, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from helpdesk.core import db
 from helpdesk.core import sessions as console_sessions
@@ -49,12 +49,14 @@ class PracticeUser:
         return bool(self.expires_at) and unix_now() >= self.expires_at
 
 
+# Built once: it runs on every agent API request.
+_LIVE_API_TOKEN = select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+
+
 def agent_for_api_token(token: str) -> Agent | None:
     if not token.startswith(API_TOKEN_PREFIX):
         return None
-    row = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == hash_api_token(token), ApiToken.revoked_at.is_(None))
-    )
+    row = db.session.scalar(_LIVE_API_TOKEN, {"token_hash": hash_api_token(token)})
     if row is None or not row.agent.is_active:
         return None
     return row.agent
