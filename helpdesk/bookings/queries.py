@@ -242,12 +242,22 @@ def _matches_at_least(session: Session, practice_id: str, alternatives: list[Any
     return False
 
 
-def _filter_conditions(session: Session, practice_id: str, filters: BookingFilters) -> tuple[list[Any], list[Any]]:
-    """The conditions every row must meet, and the alternatives (an OR) of which it must meet one.
+@dataclass
+class _Conditions:
+    """What every row must meet (``common``), the alternatives of which it must meet one, and
+    whether those alternatives are known to match few rows (a rare text search)."""
+
+    common: list[Any]
+    alternatives: list[Any]
+    few: bool = False
+
+
+def _filter_conditions(session: Session, practice_id: str, filters: BookingFilters) -> _Conditions:
+    """The conditions of a list filter.
 
     A filter that is an OR (a text search's alternatives, several statuses, "missed" = received 1
     or 2 ways) cannot be walked in order on one index, so each alternative becomes its own
-    ordered, limited branch (see ``_ordered_rows``).
+    branch (see ``_ordered_rows``).
     """
     common: list[Any] = [Booking.practice_id == practice_id]
     if filters.date_from is not None:
@@ -255,14 +265,18 @@ def _filter_conditions(session: Session, practice_id: str, filters: BookingFilte
     if filters.date_to is not None:
         common.append(Booking.appointment_at < filters.date_to)
     alternatives: list[Any] = []
+    few = False
     if filters.q.strip():
         alternatives = _text_options(filters.q)
         # A common prefix ("m", "RVD-") matches thousands: walking the appointment order and
-        # filtering finds a page at once, while each branch would sort all its matches. A rare one
-        # ("aoife murphy") is the opposite. A bounded count on the key indexes tells which.
+        # filtering (on the keys the appointment index holds) finds a page at once, while each
+        # branch would sort all its matches. A rare one ("aoife murphy") is the opposite: its
+        # branches read all their few matches from the name indexes. A bounded count tells which.
         if _matches_at_least(session, practice_id, alternatives, DENSE_MATCHES):
             common.append(or_(*alternatives))
             alternatives = []
+        else:
+            few = True
     for column, values in ((Booking.diary_status, filters.diary_status), (Booking.email_status, filters.email_status)):
         if not values:
             continue
@@ -275,26 +289,33 @@ def _filter_conditions(session: Session, practice_id: str, filters: BookingFilte
             alternatives = [Booking.received_ways == 1, Booking.received_ways == 2]
         else:
             common.append(Booking.received_ways < 3)
-    return common, alternatives
+    return _Conditions(common, alternatives, few)
 
 
-def _ordered_rows(session: Session, common: list[Any], alternatives: list[Any], count: int,
-                  newest_first: bool) -> list[Booking]:
-    """The first ``count`` rows in (appointment_at, id) order: one index walk, or one per
-    alternative merged (UNION, then the top rows)."""
+def _ordered_rows(session: Session, conditions: _Conditions, count: int, newest_first: bool) -> list[Booking]:
+    """The first ``count`` rows in (appointment_at, id) order: the ids from one index walk, or
+    from one branch per alternative merged (UNION, then the top ids); then those rows.
+
+    Ids first, so a walk filtered on what its index holds (the search keys) reads no table rows.
+    Each branch is ordered and limited, unless it is known to match few rows: then it reads all
+    of them from its own index (ordered, it could be planned as a walk of the appointment index).
+    """
     def order(at: Any, ident: Any) -> tuple[Any, Any]:
         return (at.desc(), ident.desc()) if newest_first else (at.asc(), ident.asc())
 
+    common, alternatives = conditions.common, conditions.alternatives
     if len(alternatives) <= 1:
-        query = select(Booking).where(*common, *alternatives).order_by(*order(Booking.appointment_at, Booking.id))
-        return list(session.scalars(query.limit(count)))
-    branches = [
-        select(Booking.id, Booking.appointment_at).where(*common, alternative)
-        .order_by(*order(Booking.appointment_at, Booking.id)).limit(count).subquery()
-        for alternative in alternatives
-    ]
-    merged = union(*(select(b.c.id, b.c.appointment_at) for b in branches)).subquery()
-    top = select(merged.c.id).order_by(*order(merged.c.appointment_at, merged.c.id)).limit(count)
+        top = (select(Booking.id).where(*common, *alternatives)
+               .order_by(*order(Booking.appointment_at, Booking.id)).limit(count))
+    else:
+        branches = []
+        for alternative in alternatives:
+            branch = select(Booking.id, Booking.appointment_at).where(*common, alternative)
+            if not conditions.few:
+                branch = branch.order_by(*order(Booking.appointment_at, Booking.id)).limit(count)
+            branches.append(branch.subquery())
+        merged = union(*(select(b.c.id, b.c.appointment_at) for b in branches)).subquery()
+        top = select(merged.c.id).order_by(*order(merged.c.appointment_at, merged.c.id)).limit(count)
     return list(session.scalars(
         select(Booking).where(Booking.id.in_(top)).order_by(*order(Booking.appointment_at, Booking.id))))
 
@@ -307,13 +328,13 @@ def list_bookings(session: Session, practice_id: str, filters: BookingFilters, c
     after ``limit`` rows.
     """
     limit = max(1, min(limit, MAX_PAGE))
-    common, alternatives = _filter_conditions(session, practice_id, filters)
+    conditions = _filter_conditions(session, practice_id, filters)
     if cursor:
         moment, booking_id = decode_cursor(cursor)
         # The redundant "<=" lets the index seek straight to the cursor instead of filtering from the top.
-        common += [Booking.appointment_at <= moment,
-                   or_(Booking.appointment_at < moment, Booking.id < booking_id)]
-    rows = _ordered_rows(session, common, alternatives, limit + 1, newest_first=True)
+        conditions.common += [Booking.appointment_at <= moment,
+                              or_(Booking.appointment_at < moment, Booking.id < booking_id)]
+    rows = _ordered_rows(session, conditions, limit + 1, newest_first=True)
     next_cursor = encode_cursor(rows[limit - 1].appointment_at, rows[limit - 1].id) if len(rows) > limit else None
     return rows[:limit], next_cursor
 
@@ -325,10 +346,11 @@ def newer_cursor(session: Session, practice_id: str, filters: BookingFilters, cu
     holds ``limit`` rows, and the row after them, if any, is the last row of the page before it.
     """
     limit = max(1, min(limit, MAX_PAGE))
-    common, alternatives = _filter_conditions(session, practice_id, filters)
+    conditions = _filter_conditions(session, practice_id, filters)
     moment, booking_id = decode_cursor(cursor)
-    common += [Booking.appointment_at >= moment, or_(Booking.appointment_at > moment, Booking.id >= booking_id)]
-    rows = _ordered_rows(session, common, alternatives, limit + 1, newest_first=False)
+    conditions.common += [Booking.appointment_at >= moment,
+                          or_(Booking.appointment_at > moment, Booking.id >= booking_id)]
+    rows = _ordered_rows(session, conditions, limit + 1, newest_first=False)
     return encode_cursor(rows[limit].appointment_at, rows[limit].id) if len(rows) > limit else None
 
 
