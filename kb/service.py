@@ -624,6 +624,7 @@ def unfollow_by_token(session: Session, token: str) -> Follow | None:
 
 HANDOFF_INVALID = "This sign-in link is not valid."
 HANDOFF_AGAIN = " Open the Help Center again from the help widget in your practice portal."
+HANDOFF_USED = "This sign-in link has already been used: each one works once."
 
 
 @dataclass(frozen=True)
@@ -658,16 +659,14 @@ def redeem_handoff(session: Session, token: str) -> Handoff:
         raise Unauthenticated("invalid_handoff", HANDOFF_INVALID + HANDOFF_AGAIN)
     now = utcnow()
     if row.used_at is not None:
-        raise Unauthenticated("handoff_used", "This sign-in link has already been used: each one works once."
-                              + HANDOFF_AGAIN)
+        raise Unauthenticated("handoff_used", HANDOFF_USED + HANDOFF_AGAIN)
     if now >= row.expires_at:
         raise Unauthenticated("handoff_expired", f"This sign-in link has expired: it works for "
                               f"{HANDOFF_SECONDS // 60} minutes." + HANDOFF_AGAIN)
     claimed = session.execute(update(SessionHandoff).where(SessionHandoff.id == row.id, SessionHandoff.used_at.is_(None))
                               .values(used_at=now).execution_options(synchronize_session=False))
     if claimed.rowcount != 1:  # another request redeemed it a moment ago
-        raise Unauthenticated("handoff_used", "This sign-in link has already been used: each one works once."
-                              + HANDOFF_AGAIN)
+        raise Unauthenticated("handoff_used", HANDOFF_USED + HANDOFF_AGAIN)
     return Handoff(PracticeUser(**row.user), row.next_path)
 
 
