@@ -7,7 +7,6 @@ may arrive in any order and the state still converges (see ``helpdesk.diagnosis.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -15,7 +14,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blinker import Namespace
-from sqlalchemy import and_, insert, or_, select, true, update
+from sqlalchemy import and_, bindparam, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from helpdesk.bookings import diagnosis, hours, incidents
@@ -30,10 +29,10 @@ from helpdesk.bookings.models import (
     Practice,
     PracticeSettings,
 )
-from helpdesk.bookings.queries import load_settings_history, name_key
+from helpdesk.bookings.queries import load_settings_histories, load_settings_history, name_key
 from helpdesk.core.clock import utcnow
 from helpdesk.core.errors import InvalidInput, TooLarge
-from helpdesk.core.text import EMAIL_RE
+from helpdesk.core.text import CONTROL_CHARACTERS, EMAIL_RE
 from helpdesk.core.web import storable_moment
 
 signals = Namespace()
@@ -74,7 +73,7 @@ def _string(data: dict[str, Any], name: str, max_len: int, required: bool = True
         raise EventError(prefix + name, "must not be blank")
     if len(value) > max_len:
         raise EventError(prefix + name, f"must be at most {max_len} characters")
-    if any(unicodedata.category(ch) == "Cc" for ch in value):
+    if CONTROL_CHARACTERS.search(value):
         raise EventError(prefix + name, "must not contain control characters")
     return value
 
@@ -437,8 +436,7 @@ def apply_events(session: Session, events: Sequence[Event]) -> IngestResult:
             session.execute(insert(model.__table__), rows)
     _apply_profiles(session, batch.settings)
     _apply_connector(session, batch.connector, batch.heartbeats)
-    _upsert_bookings(session, batch.bookings)
-    refresh_projections(session, batch.touched)
+    _store_bookings(session, batch.bookings, batch.touched)
     _refresh_after_settings(session, batch.settings)
     incidents.detect_after_ingest(session, fresh)
     return IngestResult(len(fresh), duplicates, frozenset(e.practice_id for e in fresh))
@@ -493,77 +491,105 @@ def _booking_columns(event: Event) -> dict[str, Any]:
     }
 
 
-def _upsert_bookings(session: Session, created: dict[tuple[str, str], Event]) -> None:
-    """A repeated ``booking.created`` (same reference, new event id) amends the booking if newer."""
-    if not created:
-        return
-    keys = list(created)
-    existing: dict[tuple[str, str], Any] = {}
+# A booking's stored state and its facts, for one practice's references: built once (building the
+# expressions and their cache key per practice per batch was a tenth of a batch).
+_BOOKING_STATES = select(
+    Booking.id, Booking.practice_id, Booking.reference, Booking.created_at, Booking.details_at,
+    Booking.appointment_at, Booking.email_status, Booking.diary_status, Booking.received_ways, Booking.cancelled_at,
+).where(Booking.practice_id == bindparam("practice_id"), Booking.reference.in_(bindparam("references", expanding=True)))
+_FACT_ROWS = select(
+    BookingFact.practice_id, BookingFact.reference, BookingFact.channel, BookingFact.outcome,
+    BookingFact.occurred_at, BookingFact.reason, BookingFact.recipient,
+).where(BookingFact.practice_id == bindparam("practice_id"),
+        BookingFact.reference.in_(bindparam("references", expanding=True)))
+
+
+def _booking_states(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    states: dict[tuple[str, str], Any] = {}
     for practice_id, chunk in _keys_by_practice(keys):
-        rows = session.execute(
-            select(Booking.practice_id, Booking.reference, Booking.id, Booking.created_at, Booking.details_at)
-            .where(Booking.practice_id == practice_id, Booking.reference.in_(chunk))
-        )
-        existing.update({(r.practice_id, r.reference): r for r in rows})
-    new_rows, changed = [], []
-    for key, event in created.items():
-        current = existing.get(key)
-        if current is None:
-            new_rows.append({
-                "practice_id": key[0], "reference": key[1], "reference_key": key[1].lower(),
-                "created_at": event.occurred_at, "email_status": "pending", "diary_status": "pending",
-                "received_ways": 1, **_booking_columns(event),
-            })
-        elif current.details_at <= event.occurred_at:
-            changed.append({"id": current.id, **_booking_columns(event)})
-        elif event.occurred_at < current.created_at:
-            changed.append({"id": current.id, "created_at": event.occurred_at})
-    if new_rows:
-        session.execute(insert(Booking.__table__), new_rows)
-    if changed:
-        session.execute(update(Booking), changed)
+        rows = session.execute(_BOOKING_STATES, {"practice_id": practice_id, "references": list(chunk)})
+        states.update({(r.practice_id, r.reference): r for r in rows})
+    return states
 
 
 def _load_facts(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], list[diagnosis.Fact]]:
     facts: dict[tuple[str, str], list[diagnosis.Fact]] = {}
     for practice_id, chunk in _keys_by_practice(keys):
-        rows = session.execute(
-            select(BookingFact.practice_id, BookingFact.reference, BookingFact.channel, BookingFact.outcome,
-                   BookingFact.occurred_at, BookingFact.reason, BookingFact.recipient)
-            .where(BookingFact.practice_id == practice_id, BookingFact.reference.in_(chunk))
-        )
-        for r in rows:
+        for r in session.execute(_FACT_ROWS, {"practice_id": practice_id, "references": list(chunk)}):
             facts.setdefault((r.practice_id, r.reference), []).append(
                 diagnosis.Fact(r.channel, r.outcome, r.occurred_at, reason=r.reason, recipient=r.recipient)
             )
     return facts
 
 
+class _Projector:
+    """Channel statuses of bookings from all their facts, as the bookings list stores them."""
+
+    def __init__(self, session: Session, keys: Sequence[tuple[str, str]]) -> None:
+        self.facts = _load_facts(session, keys)
+        self.histories = load_settings_histories(session, {practice_id for practice_id, _ in keys})
+
+    def statuses(self, key: tuple[str, str], created_at: datetime, appointment_at: datetime) -> dict[str, Any]:
+        record = diagnosis.BookingRecord(key[1], created_at, appointment_at)
+        p = diagnosis.project(record, self.facts.get(key, []), self.histories.get(key[0], []))
+        return {"email_status": p.email_status, "diary_status": p.diary_status,
+                "received_ways": p.received_ways, "cancelled_at": p.cancelled_at}
+
+
+def _stored_statuses(row: Any) -> dict[str, Any]:
+    return {"email_status": row.email_status, "diary_status": row.diary_status,
+            "received_ways": row.received_ways, "cancelled_at": row.cancelled_at}
+
+
+def _store_bookings(session: Session, created: dict[tuple[str, str], Event], touched: set[tuple[str, str]]) -> None:
+    """Insert the new bookings and amend the known ones, each with its statuses already projected.
+
+    A repeated ``booking.created`` (same reference, new event id) amends the booking if newer; an
+    older one only moves its creation time back. A fact for a booking not (yet) known is kept for
+    when it arrives.
+    """
+    current = _booking_states(session, sorted(touched))
+    keys = sorted(key for key in touched if key in current or key in created)
+    if not keys:
+        return
+    projector = _Projector(session, keys)
+    new_rows, changes = [], []
+    for key in keys:
+        event, row = created.get(key), current.get(key)
+        if row is None:
+            assert event is not None
+            columns = {"practice_id": key[0], "reference": key[1], "reference_key": key[1].lower(),
+                       "created_at": event.occurred_at, **_booking_columns(event)}
+            new_rows.append({**columns, **projector.statuses(key, event.occurred_at, columns["appointment_at"])})
+            continue
+        change: dict[str, Any] = {}
+        if event is not None and row.details_at <= event.occurred_at:
+            change = _booking_columns(event)
+        elif event is not None and event.occurred_at < row.created_at:
+            change = {"created_at": event.occurred_at}
+        statuses = projector.statuses(key, change.get("created_at", row.created_at),
+                                      change.get("appointment_at", row.appointment_at))
+        if statuses != _stored_statuses(row):
+            change.update(statuses)
+        if change:
+            changes.append({"id": row.id, **change})
+    if new_rows:
+        session.execute(insert(Booking.__table__), new_rows)
+    if changes:
+        session.execute(update(Booking), changes)
+
+
 def refresh_projections(session: Session, keys: Iterable[tuple[str, str]]) -> int:
     """Recompute the stored channel statuses of these bookings from all their facts."""
-    keys = sorted(keys)
-    if not keys:
+    current = _booking_states(session, sorted(keys))
+    if not current:
         return 0
-    bookings: list[Any] = []
-    for practice_id, chunk in _keys_by_practice(keys):
-        bookings.extend(session.execute(
-            select(Booking.id, Booking.practice_id, Booking.reference, Booking.created_at,
-                   Booking.appointment_at, Booking.email_status, Booking.diary_status,
-                   Booking.received_ways, Booking.cancelled_at)
-            .where(Booking.practice_id == practice_id, Booking.reference.in_(chunk))
-        ))
-    if not bookings:
-        return 0
-    facts = _load_facts(session, [(b.practice_id, b.reference) for b in bookings])
-    histories = {pid: load_settings_history(session, pid) for pid in {b.practice_id for b in bookings}}
+    projector = _Projector(session, sorted(current))
     changes = []
-    for b in bookings:
-        record = diagnosis.BookingRecord(b.reference, b.created_at, b.appointment_at)
-        p = diagnosis.project(record, facts.get((b.practice_id, b.reference), []), histories[b.practice_id])
-        current = (b.email_status, b.diary_status, b.received_ways, b.cancelled_at)
-        if current != (p.email_status, p.diary_status, p.received_ways, p.cancelled_at):
-            changes.append({"id": b.id, "email_status": p.email_status, "diary_status": p.diary_status,
-                            "received_ways": p.received_ways, "cancelled_at": p.cancelled_at})
+    for key, row in current.items():
+        statuses = projector.statuses(key, row.created_at, row.appointment_at)
+        if statuses != _stored_statuses(row):
+            changes.append({"id": row.id, **statuses})
     if changes:
         session.execute(update(Booking), changes)
     return len(changes)

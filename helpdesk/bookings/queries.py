@@ -9,7 +9,7 @@ import base64
 import binascii
 import json
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,6 +30,7 @@ from helpdesk.bookings.presenters import patient_view, practice_summary
 from helpdesk.core.errors import BadInput
 from helpdesk.core.knowledge import articles_for
 from helpdesk.core.tenancy import Actor, load_visible
+from helpdesk.core.text import CONTROL_CHARACTERS
 
 EMAIL_STATUSES = ("delivered", "sent", "bounced", "failed", "not_configured", "pending")
 DIARY_STATUSES = ("inserted", "sidebar_alerted", "sidebar_transferred", *diagnosis.DIARY_FAILURES, "pending")
@@ -45,8 +46,13 @@ def name_key(name: str) -> str:
 
 # The diagnosis's statements, built once with bound parameters: building them per request (the
 # expressions, then their cache key) was about a tenth of a diagnosis (docs/PERFORMANCE.md).
-_SETTINGS_HISTORY = (select(PracticeSettings).where(PracticeSettings.practice_id == bindparam("practice_id"))
-                     .order_by(PracticeSettings.effective_at, PracticeSettings.id))
+_SETTINGS_HISTORY = (
+    select(PracticeSettings.practice_id, PracticeSettings.effective_at, PracticeSettings.integration_mode,
+           PracticeSettings.pms_software, PracticeSettings.booking_emails, PracticeSettings.alert_emails,
+           PracticeSettings.collision_alerts, PracticeSettings.connection_alerts)
+    .where(PracticeSettings.practice_id.in_(bindparam("practice_ids", expanding=True)))
+    .order_by(PracticeSettings.practice_id, PracticeSettings.effective_at, PracticeSettings.id)
+)
 _BOOKING = select(Booking).where(Booking.practice_id == bindparam("practice_id"),
                                  Booking.reference == bindparam("reference"))
 _FACTS = (select(BookingFact)
@@ -89,16 +95,24 @@ _TRANSITIONS = _connector_transitions_statement()
 _ALERTS = _alerts_statement()
 
 
+def _settings(r: Any) -> diagnosis.Settings:
+    return diagnosis.Settings(
+        effective_at=r.effective_at, integration_mode=r.integration_mode, pms_software=r.pms_software,
+        booking_emails=tuple(r.booking_emails or ()), alert_emails=tuple(r.alert_emails or ()),
+        collision_alerts=r.collision_alerts, connection_alerts=r.connection_alerts,
+    )
+
+
 def load_settings_history(session: Session, practice_id: str) -> list[diagnosis.Settings]:
-    rows = session.scalars(_SETTINGS_HISTORY, {"practice_id": practice_id})
-    return [
-        diagnosis.Settings(
-            effective_at=r.effective_at, integration_mode=r.integration_mode, pms_software=r.pms_software,
-            booking_emails=tuple(r.booking_emails or ()), alert_emails=tuple(r.alert_emails or ()),
-            collision_alerts=r.collision_alerts, connection_alerts=r.connection_alerts,
-        )
-        for r in rows
-    ]
+    return [_settings(r) for r in session.execute(_SETTINGS_HISTORY, {"practice_ids": [practice_id]})]
+
+
+def load_settings_histories(session: Session, practice_ids: Iterable[str]) -> dict[str, list[diagnosis.Settings]]:
+    """Several practices' settings histories in one statement (an ingest batch names several)."""
+    histories: dict[str, list[diagnosis.Settings]] = {}
+    for r in session.execute(_SETTINGS_HISTORY, {"practice_ids": sorted(practice_ids)}):
+        histories.setdefault(r.practice_id, []).append(_settings(r))
+    return histories
 
 
 def visible_practice(session: Session, actor: Actor, practice_id: str) -> Practice:
@@ -209,7 +223,7 @@ def _prefix(column: Any, text: str) -> Any:
 
 def _text_options(q: str) -> list[Any]:
     """What a text search matches: a reference prefix, or first/last name prefixes (one branch each)."""
-    q = "".join(ch for ch in q if unicodedata.category(ch) != "Cc")  # no key holds control characters
+    q = CONTROL_CHARACTERS.sub("", q)  # no key holds control characters
     key = name_key(q)
     words = key.split()
     if not words:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 from typing import Any
 
 from flask import Flask, Request, current_app, request
@@ -29,6 +30,7 @@ MAX_JSON_DEPTH = 32
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 DB_INT_MAX = 2**31 - 1  # an INTEGER primary key on PostgreSQL
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_NUL_OR_SURROGATE_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")
 
 
 def bad_text(value: str, allow_nul: bool = False) -> bool:
@@ -97,16 +99,51 @@ def check_value(value: Any, max_depth: int = MAX_JSON_DEPTH, what: str = "the bo
     return value
 
 
+def check_depth(value: Any, max_depth: int = MAX_JSON_DEPTH, what: str = "the body") -> Any:
+    """``value`` if its containers nest at most ``max_depth`` deep (iterative, like :func:`check_value`)."""
+    stack: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > max_depth:
+            raise BadInput("too_deep", f"{what} is nested more than {max_depth} levels deep")
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return value
+
+
+def _clean_source(body: bytes | str) -> str | None:
+    """The body as text, if no string JSON parses out of it can hold a NUL or a lone surrogate.
+
+    JSON can only spell those as a ``\\u0000`` or ``\\ud800``-``\\udfff`` escape (a raw control
+    character inside a string is invalid JSON), and text that encodes as strict UTF-8 holds no
+    surrogate: such a body needs only its depth checked, not every string walked (an ingest batch
+    is 500 events of a dozen strings). An escaped backslash before "u0000" is a false alarm, and
+    only costs the walk.
+    """
+    try:
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        text.encode("utf-8")
+    except UnicodeError:
+        return None  # another encoding JSON accepts, or a surrogate: walk every string
+    if text.startswith("\ufeff") or "\x00" in text or _NUL_OR_SURROGATE_ESCAPE.search(text):
+        return None  # a byte-order mark json.loads takes off bytes only, or an escape to look behind
+    return text
+
+
 def parse_json(body: bytes | str, allow_nul: bool = False) -> Any:
     """The one way a request body becomes JSON: checked as the module docstring says.
 
     ``allow_nul``: for Socket.IO payloads, whose text fields the chat cleans itself."""
+    text = _clean_source(body)
     try:
-        value = json.loads(body, parse_float=_parse_float, parse_int=_parse_int, parse_constant=_bad_number)
+        value = json.loads(body if text is None else text,
+                           parse_float=_parse_float, parse_int=_parse_int, parse_constant=_bad_number)
     except RecursionError as exc:
         raise BadInput("too_deep", f"the body is nested more than {MAX_JSON_DEPTH} levels deep") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadInput("invalid_json", f"the body is not valid JSON: {str(exc)[:200]}") from exc
+    if text is not None:  # numbers were checked as they were parsed; its strings are clean
+        return check_depth(value)
     return check_value(value, allow_nul=allow_nul)
 
 

@@ -22,6 +22,8 @@ BOOKING_REFERENCE_RE = re.compile(r"\b[A-Za-z]{2,5}-[A-Za-z0-9]{1,16}\b")
 _CONTROL = {c for c in range(0x20) if c not in (0x09, 0x0A)} | {0x7F, 0xFEFF}
 _STRIP = dict.fromkeys(_CONTROL)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Unicode's control characters (category Cc), as one search rather than a lookup per character.
+CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def clean_text(value: Any, name: str, limit: int, required: bool = True, label: str = "") -> str:

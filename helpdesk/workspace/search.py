@@ -9,7 +9,6 @@ never shown in full here: the title carries the masked name, as the bookings lis
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -20,7 +19,7 @@ from helpdesk.bookings.models import Booking, Practice
 from helpdesk.bookings.presenters import mask_name
 from helpdesk.bookings.queries import name_key
 from helpdesk.core.errors import BadInput
-from helpdesk.core.text import EMAIL_RE
+from helpdesk.core.text import CONTROL_CHARACTERS, EMAIL_RE
 from helpdesk.requests.models import Request
 
 KINDS = ("booking", "patient", "practice", "request", "email")
@@ -47,7 +46,7 @@ class Result:
 
 
 def clean_query(raw: str | None) -> str:
-    q = "".join(ch for ch in (raw or "") if unicodedata.category(ch) != "Cc").strip()
+    q = CONTROL_CHARACTERS.sub("", raw or "").strip()
     if not q:
         raise BadInput("invalid_parameter", "q must not be empty", field="q")
     if len(q) > MAX_QUERY:

@@ -214,3 +214,42 @@ def test_a_small_chunked_body_is_read_whole(client: FlaskClient, app: Flask) -> 
         environ_overrides={"wsgi.input_terminated": True})
     assert response.status_code == 200, response.text
     assert response.get_json() == {"accepted": 2, "duplicates": 0}
+
+
+@pytest.mark.parametrize("body", [
+    b'{"a": {"b": [1, "x"]}}',
+    "[" * 32 + "]" * 32,                                   # exactly the limit
+    "[" * 33 + "]" * 33,                                   # one level deeper
+    '{"a": ' * 33 + "1" + "}" * 33,
+    b'["caf\xc3\xa9", {"k": "\xe2\x82\xac"}]',             # UTF-8 text with no escape
+    b'["\\u00e9", "\\u0000"]',                             # an escaped NUL
+    b'{"\\u0000": 1}',                                     # ... in a key
+    b'["\\ud83d"]',                                        # an escaped lone surrogate
+    b'["\\uDE00", "\\u00E9"]',                              # ... in capitals
+    b'["Zo\\u00eb", "\\u20ac"]',                            # escapes of plain letters (PHP's default)
+    b'["\\ud83d\\ude00"]',                                  # a proper pair
+    b'["\xed\xa0\xbd"]',                                   # a surrogate spelt in raw bytes
+    '["\ud83d"]',                                          # ... in a str payload (Socket.IO)
+    b'\xef\xbb\xbf["bom"]',                                # a UTF-8 byte-order mark
+    '["a", "b"]'.encode("utf-16"),                         # another encoding JSON accepts
+    b'["C:\\\\users"]',                                    # an escaped backslash before a "u"
+    b'"plain"', b"12",                                     # a scalar body
+])
+def test_a_body_with_no_escapes_is_judged_as_the_full_walk_judges_it(body: bytes | str) -> None:
+    """``parse_json`` skips walking the strings of a body that cannot hold NUL or a lone surrogate."""
+
+    def verdict(parse: Callable[[], Any]) -> Any:
+        try:
+            return ("ok", parse())
+        except BadInput as exc:
+            return ("refused", exc.code)
+        except (ValueError, UnicodeError):
+            return ("refused", "invalid_json")
+
+    def full_walk() -> Any:
+        try:
+            return check_value(json.loads(body))
+        except RecursionError:
+            return ("refused", "too_deep")
+
+    assert verdict(lambda: parse_json(body)) == verdict(full_walk)
