@@ -31,6 +31,7 @@ from helpdesk.bookings.models import (
 )
 from helpdesk.bookings.queries import load_settings_histories, load_settings_history, name_key
 from helpdesk.core.clock import utcnow
+from helpdesk.core.db import insert_many
 from helpdesk.core.errors import InvalidInput, TooLarge
 from helpdesk.core.text import CONTROL_CHARACTERS, EMAIL_RE
 from helpdesk.core.web import storable_moment
@@ -419,7 +420,7 @@ def apply_events(session: Session, events: Sequence[Event]) -> IngestResult:
         return IngestResult(0, duplicates)
     _ensure_practices(session, {e.practice_id for e in fresh})
     received_at = utcnow()
-    session.execute(insert(IngestedEvent.__table__), [
+    insert_many(session, IngestedEvent.__table__, [
         {"id": e.id, "type": e.type, "practice_id": e.practice_id, "occurred_at": e.occurred_at,
          "received_at": received_at, "payload": e.raw}
         for e in fresh
@@ -429,11 +430,9 @@ def apply_events(session: Session, events: Sequence[Event]) -> IngestResult:
         batch.add(event)
     for model, rows in ((BookingFact, batch.facts), (IntegrationEvent, batch.integration),
                         (AlertEmail, batch.alerts), (PracticeSettings, batch.settings), (ClosedDay, batch.closed)):
-        if rows:
-            # Core's executemany on the table, not the ORM's bulk insert: one statement per table
-            # (the ORM would split the rows into runs with the same None columns, and its bulk
-            # path cost about a quarter of a batch: bench/ingest.py, docs/PERFORMANCE.md).
-            session.execute(insert(model.__table__), rows)
+        # One executemany per table, not the ORM's bulk insert (which splits the rows into runs
+        # with the same None columns, and whose bookkeeping cost a quarter of a batch).
+        insert_many(session, model.__table__, rows)
     _apply_profiles(session, batch.settings)
     _apply_connector(session, batch.connector, batch.heartbeats)
     _store_bookings(session, batch.bookings, batch.touched)
@@ -573,8 +572,7 @@ def _store_bookings(session: Session, created: dict[tuple[str, str], Event], tou
             change.update(statuses)
         if change:
             changes.append({"id": row.id, **change})
-    if new_rows:
-        session.execute(insert(Booking.__table__), new_rows)
+    insert_many(session, Booking.__table__, new_rows)
     if changes:
         session.execute(update(Booking), changes)
 
