@@ -43,6 +43,25 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(timezone.utc).replace(tzinfo=None)
 
+    def bind_processor(self, dialect: Any) -> Any:
+        """On SQLite, the UTC conversion and the text SQLite stores in one step (two thirds of
+        the two steps' cost; an ingest batch binds a thousand moments). The text is SQLAlchemy's
+        own SQLite format: ``2026-11-26 09:30:00.000000`` (tests/core/test_insert_many.py)."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        utc = timezone.utc
+
+        def process(value: datetime | None) -> str | None:
+            if value is None:
+                return None
+            if value.tzinfo is None:
+                raise ValueError("naive datetime given to a UTC column")
+            if value.tzinfo is not utc:
+                value = value.astimezone(utc)
+            return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return process
+
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import DateTime, insert, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from helpdesk.bookings.models import IngestedEvent, PracticeSettings
-from helpdesk.core.db import insert_many
+from helpdesk.core.db import UTCDateTime, insert_many
 from tests.factories import make_practice
 
 MOMENT = datetime(2026, 3, 29, 0, 59, 59, 123456, tzinfo=timezone(timedelta(hours=-5)))
@@ -60,3 +61,21 @@ def test_a_column_with_a_python_default_must_be_given(db_session: Session) -> No
 def test_nothing_to_insert_is_no_statement(db_session: Session) -> None:
     insert_many(db_session, IngestedEvent.__table__, [])
     assert db_session.scalars(select(IngestedEvent.id)).all() == []
+
+
+@pytest.mark.parametrize("moment", [
+    MOMENT,
+    datetime(1900, 1, 1, tzinfo=timezone.utc),
+    datetime(2199, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc),
+    datetime(2026, 10, 25, 1, 30, tzinfo=timezone(timedelta(hours=14))),
+    datetime(2026, 11, 26, 9, 30, 0, 1, tzinfo=timezone.utc),
+])
+def test_sqlite_moments_are_stored_as_sqlalchemys_own_text(moment: datetime) -> None:
+    """``UTCDateTime`` converts and formats in one step on SQLite: the same text as the two steps."""
+    dialect = sqlite.dialect()
+    fused = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    plain = DateTime().dialect_impl(dialect).bind_processor(dialect)
+    assert fused(moment) == plain(moment.astimezone(timezone.utc).replace(tzinfo=None))
+    assert fused(None) is None
+    with pytest.raises(ValueError, match="naive"):
+        fused(moment.replace(tzinfo=None))
