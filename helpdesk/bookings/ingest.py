@@ -31,7 +31,7 @@ from helpdesk.bookings.models import (
 )
 from helpdesk.bookings.queries import load_settings_histories, load_settings_history, name_key
 from helpdesk.core.clock import utcnow
-from helpdesk.core.db import insert_many
+from helpdesk.core.db import any_of, insert_many
 from helpdesk.core.errors import InvalidInput, TooLarge
 from helpdesk.core.text import CONTROL_CHARACTERS, EMAIL_RE
 from helpdesk.core.web import storable_moment
@@ -325,16 +325,15 @@ def _keys_by_practice(keys: Iterable[tuple[str, str]]) -> Iterable[tuple[str, Se
 # practice per batch was a tenth of a batch). They run on the session's connection, as Core rows:
 # they read plain columns of tables no ORM object of a batch is pending in, and the ORM's loading
 # of rows cost more than the reading.
-_KNOWN_EVENTS = select(IngestedEvent.id).where(IngestedEvent.id.in_(bindparam("ids", expanding=True)))
+_KNOWN_EVENTS = select(IngestedEvent.id).where(any_of(IngestedEvent.id, "ids"))
 _BOOKING_STATES = select(
     Booking.id, Booking.practice_id, Booking.reference, Booking.created_at, Booking.details_at,
     Booking.appointment_at, Booking.email_status, Booking.diary_status, Booking.received_ways, Booking.cancelled_at,
-).where(Booking.practice_id == bindparam("practice_id"), Booking.reference.in_(bindparam("references", expanding=True)))
+).where(Booking.practice_id == bindparam("practice_id"), any_of(Booking.reference, "references"))
 _FACT_ROWS = select(
     BookingFact.practice_id, BookingFact.reference, BookingFact.channel, BookingFact.outcome,
     BookingFact.occurred_at, BookingFact.reason, BookingFact.recipient,
-).where(BookingFact.practice_id == bindparam("practice_id"),
-        BookingFact.reference.in_(bindparam("references", expanding=True)))
+).where(BookingFact.practice_id == bindparam("practice_id"), any_of(BookingFact.reference, "references"))
 
 
 def _new_events(session: Session, events: Sequence[Event]) -> tuple[list[Event], int]:

@@ -27,6 +27,7 @@ from helpdesk.bookings.models import (
     PracticeSettings,
 )
 from helpdesk.bookings.presenters import patient_view, practice_summary
+from helpdesk.core.db import any_of
 from helpdesk.core.errors import BadInput
 from helpdesk.core.knowledge import articles_for
 from helpdesk.core.tenancy import Actor, load_visible
@@ -50,7 +51,7 @@ _SETTINGS_HISTORY = (
     select(PracticeSettings.practice_id, PracticeSettings.effective_at, PracticeSettings.integration_mode,
            PracticeSettings.pms_software, PracticeSettings.booking_emails, PracticeSettings.alert_emails,
            PracticeSettings.collision_alerts, PracticeSettings.connection_alerts)
-    .where(PracticeSettings.practice_id.in_(bindparam("practice_ids", expanding=True)))
+    .where(any_of(PracticeSettings.practice_id, "practice_ids"))
     .order_by(PracticeSettings.practice_id, PracticeSettings.effective_at, PracticeSettings.id)
 )
 _BOOKING = select(Booking).where(Booking.practice_id == bindparam("practice_id"),

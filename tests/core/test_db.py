@@ -1,4 +1,4 @@
-"""``insert_many``: rows through the driver's executemany read back as the ORM would have stored them."""
+"""helpdesk.core.db: ``insert_many`` stores rows as SQLAlchemy would, ``any_of`` finds what ``IN`` finds, UTC moments on SQLite."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from helpdesk.bookings.models import IngestedEvent, PracticeSettings
-from helpdesk.core.db import UTCDateTime, insert_many
+from helpdesk.core.db import UTCDateTime, any_of, insert_many
 from tests.factories import make_practice
 
 MOMENT = datetime(2026, 3, 29, 0, 59, 59, 123456, tzinfo=timezone(timedelta(hours=-5)))
@@ -79,3 +79,29 @@ def test_sqlite_moments_are_stored_as_sqlalchemys_own_text(moment: datetime) -> 
     assert fused(None) is None
     with pytest.raises(ValueError, match="naive"):
         fused(moment.replace(tzinfo=None))
+
+
+def test_any_of_finds_what_in_finds_and_keeps_each_statement_apart(db_session: Session) -> None:
+    practice = make_practice(db_session)
+    insert_many(db_session, IngestedEvent.__table__, [_event_row(f"e-{i}", practice.id) for i in range(5)])
+    by_id = select(IngestedEvent.id).where(any_of(IngestedEvent.id, "wanted"))
+    by_type = select(IngestedEvent.id).where(any_of(IngestedEvent.type, "wanted"),
+                                             IngestedEvent.id.like("e-%"))
+    for _ in range(2):  # the second time from SQLAlchemy's statement cache
+        assert sorted(db_session.scalars(by_id, {"wanted": ["e-1", "e-3", "nope"]})) == ["e-1", "e-3"]
+        assert sorted(db_session.scalars(by_type, {"wanted": ["booking.created"]})) == [f"e-{i}" for i in range(5)]
+        assert db_session.scalars(by_id, {"wanted": []}).all() == []
+
+
+def test_any_of_is_one_index_search_per_element_or_one_array(db_session: Session) -> None:
+    """SQLite: an expanded IN, searched in the primary key; PostgreSQL: one array parameter."""
+    dialect = db_session.get_bind().dialect
+    statement = select(IngestedEvent.id).where(any_of(IngestedEvent.id, "wanted"))
+    sql = str(statement.compile(dialect=dialect))
+    if dialect.name == "postgresql":
+        assert "= ANY (" in sql and sql.count("%(") == 1, sql
+        return
+    assert "= 1" not in sql  # a comparison, not a boolean column compared with true
+    sql = sql.replace("(__[POSTCOMPILE_wanted])", "('a', 'b')")
+    plan = " ".join(str(row) for row in db_session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    assert "SEARCH" in plan and "SCAN" not in plan, plan
