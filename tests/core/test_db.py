@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import DateTime, insert, select
+from sqlalchemy import DateTime, create_engine, insert, select
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from helpdesk.bookings.models import IngestedEvent, PracticeSettings
@@ -105,3 +106,32 @@ def test_any_of_is_one_index_search_per_element_or_one_array(db_session: Session
     sql = sql.replace("(__[POSTCOMPILE_wanted])", "('a', 'b')")
     plan = " ".join(str(row) for row in db_session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
     assert "SEARCH" in plan and "SCAN" not in plan, plan
+
+
+def test_a_repeated_key_is_sqlalchemys_integrity_error_and_stores_nothing(db_session: Session) -> None:
+    """The ingest retries on ``IntegrityError``: COPY's own error must arrive as that, too."""
+    practice = make_practice(db_session)
+    insert_many(db_session, IngestedEvent.__table__, [_event_row("kept", practice.id)])
+    with pytest.raises(IntegrityError):
+        with db_session.begin_nested():
+            insert_many(db_session, IngestedEvent.__table__,
+                        [_event_row("new-1", practice.id), _event_row("kept", practice.id)])
+    assert sorted(db_session.scalars(select(IngestedEvent.id).where(IngestedEvent.id.in_(["kept", "new-1"])))) == ["kept"]
+
+
+def test_copy_on_a_connection_the_server_dropped_is_a_503s_operational_error(database_url: str) -> None:
+    """COPY runs on the driver's connection: a server gone mid-request must still reach the 503
+    handler as SQLAlchemy's OperationalError, with the pooled connection thrown away."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("COPY is PostgreSQL's; SQLite's rows go through the driver's executemany")
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session:
+            backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            with engine.connect() as other:
+                other.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+            with pytest.raises(OperationalError) as raised:
+                insert_many(session, IngestedEvent.__table__, [_event_row("never", "nowhere")])
+            assert raised.value.connection_invalidated
+    finally:
+        engine.dispose()
