@@ -8,6 +8,9 @@ generated and serialised before the clock starts; signing happens per request, a
 
     .venv/bin/python bench/ingest.py                       # SQLite, 100,000 events
     .venv/bin/python bench/ingest.py --database-url postgresql+psycopg://postgres@127.0.0.1:5432/helpdesk_bench --reset-database
+    .venv/bin/python bench/ingest.py --in-process --events 25000     # Flask's test client, no server
+    valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.%p \
+        .venv/bin/python bench/ingest.py --in-process --events 5000 --callgrind  # instructions, repeatable
 
 Target: at least 3,000 events/s on the SQLite default. The same run then inserts the same events
 as rows through Python's ``sqlite3`` in one transaction (parsing the same JSON, one row per event
@@ -150,6 +153,59 @@ def postgres_is_empty(url: str) -> bool:
         engine.dispose()
 
 
+def in_process(args: argparse.Namespace, url: str, run_dir: Path) -> None:
+    """The same batches through Flask's test client, in this process: no HTTP server, no client.
+
+    For comparing code before and after a change with less noise than the server run (and, under
+    ``valgrind --tool=callgrind --instr-atstart=no``, with ``--callgrind``: the instructions of the
+    measured batches only, which other work on the machine does not disturb).
+    """
+    import gc
+    import os
+    import subprocess
+
+    os.environ["HELPDESK_INSTANCE_DIR"] = str(run_dir)  # before helpdesk is imported
+    from alembic import command
+
+    from helpdesk import create_app
+    from helpdesk.core.cli import alembic_config
+    from helpdesk.core.signing import sign
+
+    command.upgrade(alembic_config(url), "head")
+    secret = secrets.token_urlsafe(32)
+    app = create_app({"DATABASE_URL": url, "INGEST_SECRET": secret, "SECRET_KEY": secrets.token_urlsafe(32),
+                      "WIDGET_SECRET": secrets.token_urlsafe(32), "RATELIMIT_ENABLED": False,
+                      "INGEST_MAX_BATCH": max(args.batch, 500)})
+    bodies = build_batches(args.warmup + args.events, args.batch, args.seed)
+    warm = args.warmup // args.batch
+    client = app.test_client()
+
+    def send(body: bytes) -> None:
+        timestamp = str(int(time.time()))
+        response = client.post("/api/v1/ingest/events", data=body, headers={
+            "Content-Type": "application/json", "X-Helpdesk-Timestamp": timestamp,
+            "X-Helpdesk-Signature": sign(secret, timestamp, body)})
+        if response.status_code != 200 or response.get_json()["duplicates"]:
+            raise SystemExit(f"a batch answered {response.status_code}: {response.data[:300]!r}")
+
+    for body in bodies[:warm]:
+        send(body)
+    gc.collect()
+    gc.freeze()  # as wsgi.py does before serving
+    if args.callgrind:
+        subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for body in bodies[warm:]:
+        send(body)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if args.callgrind:
+        subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], check=True, capture_output=True)
+    events = sum(body.count(b'"type":') for body in bodies[warm:])
+    backend = url.split(":", 1)[0].split("+")[0]
+    print(f"in process ({backend}, {events:,} events after {args.warmup:,} to warm up, {machine()}): "
+          f"{wall:.2f} s, CPU {cpu:.2f} s, {events / wall:,.0f} events/s, {1e6 * wall / events:.0f} us an event")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=100_000, help="events to send (default 100,000)")
@@ -165,6 +221,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file and server log")
     parser.add_argument("--timeout", type=float, default=1800, help="stop after this many seconds (default 1800)")
     parser.add_argument("--json", dest="json_out", help="also write the results as JSON to this file")
+    parser.add_argument("--in-process", action="store_true",
+                        help="send the batches through Flask's test client in this process (no server, no floors)")
+    parser.add_argument("--warmup", type=int, default=5_000, help="--in-process: events sent before measuring")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="--in-process under valgrind --tool=callgrind --instr-atstart=no: count only the "
+                             "measured batches' instructions")
     args = parser.parse_args()
 
     run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
@@ -187,7 +249,10 @@ def main() -> None:
                    INGEST_MAX_BATCH=str(max(args.batch, 500)))
     try:
         with deadline(args.timeout):
-            run(args, url, env, secret, run_dir)
+            if args.in_process:
+                in_process(args, url, run_dir)
+            else:
+                run(args, url, env, secret, run_dir)
     finally:
         if not args.keep:
             shutil.rmtree(run_dir, ignore_errors=True)
