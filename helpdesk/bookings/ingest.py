@@ -579,11 +579,11 @@ def _store_bookings(session: Session, created: dict[tuple[str, str], Event], tou
         session.execute(update(Booking), changes)
 
 
-def refresh_projections(session: Session, keys: Iterable[tuple[str, str]]) -> int:
+def refresh_projections(session: Session, keys: Iterable[tuple[str, str]]) -> None:
     """Recompute the stored channel statuses of these bookings from all their facts."""
     current = _booking_states(session, sorted(keys))
     if not current:
-        return 0
+        return
     projector = _Projector(session, sorted(current))
     changes = []
     for key, row in current.items():
@@ -592,7 +592,6 @@ def refresh_projections(session: Session, keys: Iterable[tuple[str, str]]) -> in
             changes.append({"id": row.id, **statuses})
     if changes:
         session.execute(update(Booking), changes)
-    return len(changes)
 
 
 def _refresh_after_settings(session: Session, versions: list[dict[str, Any]]) -> None:

@@ -104,16 +104,16 @@ def _settings(r: Any) -> diagnosis.Settings:
     )
 
 
-def load_settings_history(session: Session, practice_id: str) -> list[diagnosis.Settings]:
-    return [_settings(r) for r in session.execute(_SETTINGS_HISTORY, {"practice_ids": [practice_id]})]
-
-
 def load_settings_histories(session: Session, practice_ids: Iterable[str]) -> dict[str, list[diagnosis.Settings]]:
     """Several practices' settings histories in one statement (an ingest batch names several)."""
     histories: dict[str, list[diagnosis.Settings]] = {}
     for r in session.execute(_SETTINGS_HISTORY, {"practice_ids": sorted(practice_ids)}):
         histories.setdefault(r.practice_id, []).append(_settings(r))
     return histories
+
+
+def load_settings_history(session: Session, practice_id: str) -> list[diagnosis.Settings]:
+    return load_settings_histories(session, [practice_id]).get(practice_id, [])
 
 
 def visible_practice(session: Session, actor: Actor, practice_id: str) -> Practice:
