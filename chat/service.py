@@ -128,19 +128,24 @@ def _store(session: Session, conversation_id: int, now: datetime, *, kind: str, 
 
     One UPDATE ... RETURNING allocates the seq (on PostgreSQL concurrent writers queue on the row
     lock) and moves ``last_message_at`` and the author's read mark; one INSERT stores the message.
-    Plain SQL on the tables, not the unit of work. Returns the message and the conversation's
-    status, or ``None`` when no conversation matched the guard (unknown, someone else's, closed...).
+    Plain SQL on the session's connection, not the unit of work: what the session has pending
+    (a verb that just accepted the chat, in the same transaction) is flushed first, as the ORM's
+    autoflush would, and then the two statements skip the ORM's execution layer, about a fifth
+    of a message's server time. Returns the message and the conversation's status, or ``None``
+    when no conversation matched the guard (unknown, someone else's, closed...).
     """
     author_type, author_id, author_name = author
-    allocated = session.execute(_SEQ_UPDATES[(author_type, guard)],
-                                {"p_conversation": conversation_id, "p_now": now, **guard_params}).first()
+    session.flush()
+    connection = session.connection()
+    allocated = connection.execute(_SEQ_UPDATES[(author_type, guard)],
+                                   {"p_conversation": conversation_id, "p_now": now, **guard_params}).first()
     if allocated is None:
         return None
     seq, status = allocated
     row = {"conversation_id": conversation_id, "seq": seq, "client_id": client_id, "kind": kind,
            "author_type": author_type, "author_id": author_id, "author_name": author_name, "body": body,
            "data": data or {}, "created_at": now}
-    message_id = session.execute(_MESSAGE_INSERT, row).scalar_one()
+    message_id = connection.execute(_MESSAGE_INSERT, row).scalar_one()
     return Message(id=message_id, **row), status  # transient: a record of what was stored
 
 

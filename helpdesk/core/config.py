@@ -68,6 +68,7 @@ class Config:
         self.CHAT_MESSAGE_BURST = float(_env("CHAT_MESSAGE_BURST", "30"))
         self.CHAT_MESSAGES_PER_SECOND = float(_env("CHAT_MESSAGES_PER_SECOND", "10"))  # 0: no limit
         self.TCP_NODELAY = _env_bool("TCP_NODELAY", True)  # wsgi.py, eventlet: see docs/PERFORMANCE.md "Live chat"
+        self.WEBSOCKET_COMPRESSION = _env_bool("WEBSOCKET_COMPRESSION", False)  # permessage-deflate: helpdesk.core.sockets
         self.MAX_CONNECTIONS = int(_env("MAX_CONNECTIONS", "10000"))  # wsgi.py, eventlet: open sockets per process
         self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
         self.LOGIN_RATE_LIMIT = _env("LOGIN_RATE_LIMIT", "10 per minute")

@@ -10,7 +10,7 @@ from flask_limiter import Limiter
 from flask_socketio import SocketIO
 from flask_wtf import CSRFProtect
 
-from helpdesk.core.sockets import GuardedPacket
+from helpdesk.core.sockets import GuardedPacket, without_websocket_compression
 
 csrf = CSRFProtect()
 limiter = Limiter(key_func=lambda: _rate_limit_key(), default_limits=[])
@@ -44,6 +44,8 @@ def init_extensions(app: Flask) -> None:
         cors_allowed_origins=origin_check(app.config["ALLOWED_ORIGINS"], app.config.get("PROXY_FIX", 0) > 0),
         serializer=GuardedPacket,  # helpdesk.core.sockets: the guard on every packet a client sends
     )
+    if not app.config["WEBSOCKET_COMPRESSION"]:
+        app.wsgi_app = without_websocket_compression(app.wsgi_app)  # type: ignore[method-assign]
 
 
 def origin_check(allowed: list[str], trust_proxy: bool = False) -> Callable[[str | None, dict[str, Any]], bool]:

@@ -12,6 +12,7 @@ acknowledges with the error, so the client always gets an answer, never silence.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from socketio import packet
@@ -72,3 +73,23 @@ def invalid_event(error: Any = None, *_args: Any) -> dict[str, Any]:
     if not isinstance(error, dict):
         error = {"code": "invalid_payload", "message": "the payload was refused"}
     return {"error": error}
+
+
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def without_websocket_compression(wsgi_app: WsgiApp) -> WsgiApp:
+    """Serve WebSockets without permessage-deflate, as Node's socket.io does by default.
+
+    Browsers and the official client offer it, and eventlet and simple-websocket (gevent) accept
+    whatever is offered. Chat frames are a few hundred bytes: compressing each one saves a few
+    dozen bytes and costs both ends a zlib pass, the client's on a thread pool. It was about half
+    of a message's round trip (docs/PERFORMANCE.md, "Live chat"). Not offering the extension to the
+    server is the one way that works for both drivers.
+    """
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+        return wsgi_app(environ, start_response)
+
+    return app

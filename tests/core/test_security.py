@@ -118,3 +118,35 @@ def test_public_url_is_required_outside_the_embedded_default(tmp_path: Path) -> 
     assert refused.returncode != 0 and "HELPDESK_PUBLIC_URL is required" in refused.stderr
     assert _start(tmp_path, HELPDESK_DATABASE_URL=database, HELPDESK_PUBLIC_URL="https://help.example.com").returncode == 0
     assert _start(tmp_path).returncode == 0, "the embedded default needs no PUBLIC_URL"
+
+
+def test_session_cookies_follow_a_key_rotation(app: Flask) -> None:
+    """The session serializer is built once per set of keys: a rotated key signs new cookies,
+    the old one (now a fallback) still reads the cookies it signed, and a dropped key reads none."""
+    cookies = app.session_interface
+    old_serializer = cookies.get_signing_serializer(app)
+    assert old_serializer is cookies.get_signing_serializer(app)
+    signed_before = old_serializer.dumps({"agent_id": 7})
+    previous_key = app.secret_key
+    try:
+        app.secret_key = "rotated-" + str(previous_key)
+        app.config["SECRET_KEY_FALLBACKS"] = [previous_key]
+        rotated = cookies.get_signing_serializer(app)
+        assert rotated is not old_serializer
+        assert rotated.loads(signed_before) == {"agent_id": 7}
+        assert rotated.loads(rotated.dumps({"agent_id": 8})) == {"agent_id": 8}
+        app.config["SECRET_KEY_FALLBACKS"] = []
+        with pytest.raises(Exception, match="Signature"):
+            cookies.get_signing_serializer(app).loads(signed_before)
+    finally:
+        app.secret_key = previous_key
+        app.config["SECRET_KEY_FALLBACKS"] = []
+
+
+def test_a_console_session_survives_many_requests_on_the_cached_serializer(client: FlaskClient, app: Flask) -> None:
+    with client.session_transaction() as session:
+        session["probe"] = "kept"
+    for _ in range(3):
+        client.get("/hc")
+        with client.session_transaction() as session:
+            assert session["probe"] == "kept"
