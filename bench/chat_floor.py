@@ -13,8 +13,8 @@ eventlet.monkey_patch()
 
 import socket  # noqa: E402
 import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
 from itertools import count  # noqa: E402
+from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
 import eventlet.wsgi  # noqa: E402

@@ -206,6 +206,13 @@ def chat_server(chat_database_url: str, chat_instance: Path) -> Iterator[ChatSer
     server.stop()
 
 
+@pytest.fixture(scope="module")
+def gevent_server(chat_database_url: str, chat_instance: Path) -> Iterator[ChatServer]:
+    server = ChatServer(chat_database_url, chat_instance, mode="gevent").start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(autouse=True)
 def _clean_chat_tables(request: pytest.FixtureRequest) -> None:
     """Each test starts with no conversations, no presence and no canned replies."""

@@ -7,8 +7,7 @@ after ``last_seq``) against a gevent server process, as ``test_events`` does aga
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import select
@@ -18,13 +17,6 @@ from sqlalchemy.orm import Session
 from chat.models import Message
 from helpdesk.core.agents import NewAgent
 from tests.chat.conftest import ChatServer, Peer, widget_token
-
-
-@pytest.fixture(scope="module")
-def gevent_server(chat_database_url: str, chat_instance: Path) -> Iterator[ChatServer]:
-    server = ChatServer(chat_database_url, chat_instance, mode="gevent").start()
-    yield server
-    server.stop()
 
 
 def test_the_chat_contract_holds_under_gevent(

@@ -43,13 +43,6 @@ def handshake(server: ChatServer, extensions: str | None = OFFER) -> tuple[str, 
 
 
 @pytest.fixture(scope="module")
-def gevent_server(chat_database_url: str, chat_instance: Path) -> Iterator[ChatServer]:
-    server = ChatServer(chat_database_url, chat_instance, mode="gevent").start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def compressing_server(chat_database_url: str, chat_instance: Path) -> Iterator[ChatServer]:
     server = ChatServer(chat_database_url, chat_instance, HELPDESK_WEBSOCKET_COMPRESSION="1").start()
     yield server
