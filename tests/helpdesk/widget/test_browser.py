@@ -223,6 +223,22 @@ def test_check_a_booking_and_see_why_it_missed_the_diary(contexts: Callable[...,
     expect(panel.locator("#article-title")).to_have_text("What is a booking collision, and what should I do?")
 
 
+def test_what_was_typed_before_the_panel_script_loaded_is_searched(
+        contexts: Callable[..., BrowserContext], widget_world: WidgetWorld) -> None:
+    """On a slow line the search box is on screen before panel.js runs; the query is not lost."""
+    from playwright.sync_api import Route, expect
+
+    context = contexts(widget_world.server.url, viewport={"width": 1280, "height": 900})
+    held: list[Route] = []
+    context.route("**/widget/panel.js*", lambda route: held.append(route))
+    page, panel = open_portal(context, "meadow-family-dental")
+    panel.get_by_role("searchbox", name="Search the Help Center").fill("collision")
+    assert len(held) == 1  # the script is still on its way while the query is typed
+    held[0].continue_()
+    expect(panel.locator("#search-results").get_by_role(
+        "button", name="What is a booking collision, and what should I do?")).to_be_visible()
+
+
 def test_follow_a_cross_reference_then_comment_in_the_help_center_signed_in(
         contexts: Callable[..., BrowserContext], widget_world: WidgetWorld) -> None:
     from playwright.sync_api import expect

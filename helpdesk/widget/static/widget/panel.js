@@ -239,6 +239,8 @@
     searchTimer = setTimeout(search, 150);
   });
   $("search-form").addEventListener("submit", function (event) { event.preventDefault(); clearTimeout(searchTimer); search(); ask(); });
+  // What was typed while this script was still loading fired no input event: search it now.
+  if ($("search-input").value.trim()) search();
 
   // The answer desk (chat/assistant): on Enter the one box also answers "RVD-CDSSKSX", "Grace Cooper
   // 29 Dec" or "collision alerts not coming" from the practice's own bookings and the articles.
