@@ -54,11 +54,17 @@ def shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"widget_{name}.png"))
 
 
-def open_portal(context: BrowserContext, practice: str) -> tuple[Page, FrameLocator]:
+def open_portal(context: BrowserContext, practice: str, ready: bool = True) -> tuple[Page, FrameLocator]:
+    """The demo portal with the help panel open; ``ready``: once its script runs (it focuses the
+    search box), so no click lands before the panel listens."""
+    from playwright.sync_api import expect
+
     page = context.new_page()
     page.goto(f"/demo/portal?practice={practice}")
     page.get_by_role("button", name="Help", exact=True).click()
     panel = page.frame_locator(PANEL)
+    if ready:
+        expect(panel.get_by_role("searchbox", name="Search the Help Center")).to_be_focused()
     return page, panel
 
 
@@ -231,7 +237,7 @@ def test_what_was_typed_before_the_panel_script_loaded_is_searched(
     context = contexts(widget_world.server.url, viewport={"width": 1280, "height": 900})
     held: list[Route] = []
     context.route("**/widget/panel.js*", lambda route: held.append(route))
-    page, panel = open_portal(context, "meadow-family-dental")
+    page, panel = open_portal(context, "meadow-family-dental", ready=False)
     panel.get_by_role("searchbox", name="Search the Help Center").fill("collision")
     assert len(held) == 1  # the script is still on its way while the query is typed
     held[0].continue_()
