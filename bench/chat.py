@@ -311,6 +311,16 @@ class RawClient:
             self.ws.close(timeout=0.1)
 
 
+def worst_by_tenth(sent_at: dict[str, float], delivered: dict[str, float], started: float) -> list[tuple[float, float]]:
+    """The slowest delivery of the messages sent in each tenth of a second: a steady queue shows
+    in every tenth, a stall of the server (a WAL checkpoint, a collection) in a few."""
+    worst: dict[float, float] = {}
+    for client_id, at in delivered.items():
+        tenth = int((sent_at[client_id] - started) * 10) / 10
+        worst[tenth] = max(worst.get(tenth, 0.0), (at - sent_at[client_id]) * 1000)
+    return sorted(worst.items())
+
+
 def throughput(args: argparse.Namespace) -> dict[str, Any]:
     per_agent = 20
     n_agents = -(-args.conversations // per_agent)
@@ -395,6 +405,7 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
             "server_cpu_ms_per_message": round(server_cpu / total * 1000, 3),
             "server_cpu_share": round(server_cpu / finished, 2), "bench_cpu_share": round(own_cpu / finished, 2),
             "server_waited_for_cpu_s": round(server_waited, 2),
+            "worst_by_tenth_ms": worst_by_tenth(sent_at, delivered, started),
         }
         print(f"throughput  stored+delivered {result['delivered']}/{total} at {result['achieved_rate']}/s, "
               f"lost {result['lost']}, duplicates {duplicates}; delivery p50 {result['delivery_p50_ms']} ms "
@@ -402,6 +413,12 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
               f"p99 {result['ack_p99_ms']} ms; server CPU {result['server_cpu_ms_per_message']} ms/message "
               f"({result['server_cpu_share']:.0%} of a core), bench client {result['bench_cpu_share']:.0%} of a core; "
               f"the server waited {server_waited:.2f}s for a CPU", flush=True)
+        tenths = result["worst_by_tenth_ms"]
+        slow = [tenth for tenth in tenths if tenth[1] > 50]
+        worst = sorted(slow, key=lambda tenth: -tenth[1])[:5]
+        print(f"throughput  {len(slow)} of {len(tenths)} tenths of a second sent a message delivered in over "
+              f"50 ms (a queue shows in most, a stall in a few); the worst, sent at: "
+              + (", ".join(f"{at:.1f} s ({ms:.0f} ms)" for at, ms in worst) or "none"), flush=True)
         return result
     finally:
         for client in clients:

@@ -31,7 +31,7 @@ from helpdesk.bookings.models import (
 )
 from helpdesk.bookings.queries import load_settings_histories, load_settings_history, name_key
 from helpdesk.core.clock import utcnow
-from helpdesk.core.db import any_of, insert_many
+from helpdesk.core.db import any_of, checkpoint_rarely, insert_many
 from helpdesk.core.errors import InvalidInput, TooLarge
 from helpdesk.core.text import CONTROL_CHARACTERS, EMAIL_RE
 from helpdesk.core.web import storable_moment
@@ -433,6 +433,7 @@ def apply_events(session: Session, events: Sequence[Event]) -> IngestResult:
     fresh, duplicates = _new_events(session, events)
     if not fresh:
         return IngestResult(0, duplicates)
+    checkpoint_rarely(session)
     _ensure_practices(session, {e.practice_id for e in fresh})
     received_at = utcnow()
     insert_many(session, IngestedEvent.__table__, [

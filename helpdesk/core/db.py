@@ -34,6 +34,11 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# WAL pages after which a commit checkpoints: SQLite's own default, and more for a bulk write
+# (``checkpoint_rarely``).
+SQLITE_AUTOCHECKPOINT_PAGES = 1_000
+SQLITE_BULK_AUTOCHECKPOINT_PAGES = 20_000
+_BULK_CHECKPOINTS = "bulk_checkpoints"
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -217,6 +222,22 @@ def insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         connection.exec_driver_sql(bulk.sql, params)
 
 
+def checkpoint_rarely(session: Session) -> None:
+    """A bulk write (an ingest batch): on SQLite its transaction's connection lets the WAL grow to
+    20,000 pages before a commit checkpoints it, until the connection goes back to the pool.
+
+    The checkpoint runs inside the COMMIT that crosses the threshold, on the server's loop. At a
+    million bookings checkpointing every 1,000 pages was ~40% of an ingest batch; but 20,000 for
+    every connection stalled the loop ~100 ms whenever a chat message's commit crossed them
+    (bench/chat.py throughput at 1,000 messages/s: p99 78-310 ms, against 28 ms; docs/PERFORMANCE.md).
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        connection.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+            f"PRAGMA wal_autocheckpoint={SQLITE_BULK_AUTOCHECKPOINT_PAGES}")
+        connection.connection.info[_BULK_CHECKPOINTS] = True
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -244,10 +265,13 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA temp_store=MEMORY")
         cursor.execute("PRAGMA cache_size=-65536")
-        # Checkpoint less often: at a million bookings a commit spent ~40% of an ingest batch
-        # checkpointing the default 1,000 pages (docs/PERFORMANCE.md).
-        cursor.execute("PRAGMA wal_autocheckpoint=20000")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
         cursor.close()
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, record: Any) -> None:
+        if record.info.pop(_BULK_CHECKPOINTS, False) and dbapi_connection is not None:
+            dbapi_connection.execute(f"PRAGMA wal_autocheckpoint={SQLITE_AUTOCHECKPOINT_PAGES}")
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

@@ -5,13 +5,21 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import DateTime, create_engine, insert, select
+from sqlalchemy import Connection, DateTime, create_engine, insert, select
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from helpdesk.bookings.models import IngestedEvent, PracticeSettings
-from helpdesk.core.db import UTCDateTime, any_of, insert_many
+from helpdesk.core.db import (
+    SQLITE_AUTOCHECKPOINT_PAGES,
+    SQLITE_BULK_AUTOCHECKPOINT_PAGES,
+    UTCDateTime,
+    any_of,
+    checkpoint_rarely,
+    insert_many,
+    make_engine,
+)
 from tests.factories import make_practice
 
 MOMENT = datetime(2026, 3, 29, 0, 59, 59, 123456, tzinfo=timezone(timedelta(hours=-5)))
@@ -135,3 +143,26 @@ def test_copy_on_a_connection_the_server_dropped_is_a_503s_operational_error(dat
             assert raised.value.connection_invalidated
     finally:
         engine.dispose()
+
+
+def test_a_bulk_write_checkpoints_rarely_and_only_its_own_transaction(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SQLite's checkpoint runs in the COMMIT that crosses the threshold: an ingest batch raises it
+    for its own transaction; the connection goes back to the pool at the default, so a chat
+    message's commit never copies 20,000 pages while the server's loop waits."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'checkpoints.db'}")
+
+    def threshold(connection: Connection) -> int:
+        return connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one()  # type: ignore[no-any-return]
+
+    try:
+        with Session(engine) as session:
+            assert threshold(session.connection()) == SQLITE_AUTOCHECKPOINT_PAGES
+            checkpoint_rarely(session)
+            assert threshold(session.connection()) == SQLITE_BULK_AUTOCHECKPOINT_PAGES
+            session.commit()
+        assert engine.pool.checkedin() == 1
+        with engine.connect() as connection:  # that pooled connection again, back at the default
+            assert threshold(connection) == SQLITE_AUTOCHECKPOINT_PAGES
+    finally:
+        engine.dispose()
+
