@@ -23,6 +23,11 @@ if not FROM_FLASK_CLI:
         import eventlet
 
         eventlet.monkey_patch()
+        # psycopg waits for PostgreSQL in C unless it sees gevent's patches: under eventlet that
+        # wait froze the hub, so every query stalled every connection of the process, and two
+        # ingest batches in flight took turns. Its select-based wait goes through eventlet's
+        # patched select and lets the others run (docs/PERFORMANCE.md, "PostgreSQL waits").
+        os.environ.setdefault("PSYCOPG_WAIT_FUNC", "wait_select")
     elif ASYNC_MODE == "gevent":
         from gevent import monkey
 

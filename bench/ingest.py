@@ -28,6 +28,7 @@ import shutil
 import sqlite3
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
@@ -211,6 +212,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100_000, help="events to send (default 100,000)")
     parser.add_argument("--batch", type=int, default=500, help="events per request (default 500)")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="batches in flight at once, each sender on its own connection (default 1)")
     parser.add_argument("--database-url", help="a scratch PostgreSQL database (default: a fresh SQLite file)")
     parser.add_argument("--reset-database", action="store_true",
                         help="drop and recreate the public schema of --database-url first (it must be a scratch db)")
@@ -267,22 +270,31 @@ def run(args: argparse.Namespace, url: str, env: dict[str, str], secret: str, ru
     flask_cli(env, "db", "upgrade")
     latencies: list[float] = []
     with Server(env, run_dir / "server.log") as server:
-        client = Client(server.port, {"Content-Type": "application/json"}, timeout=600)
+        clients = [Client(server.port, {"Content-Type": "application/json"}, timeout=600) for _ in range(args.concurrency)]
+
+        def send(client: Client, indexes: range) -> None:
+            for index in indexes:
+                body = bodies[index]
+                timestamp = str(int(time.time()))
+                status, payload, elapsed = client.request("POST", "/api/v1/ingest/events", body, {
+                    "X-Helpdesk-Timestamp": timestamp, "X-Helpdesk-Signature": sign(secret, timestamp, body),
+                })
+                if status != 200:
+                    raise SystemExit(f"batch {index} answered {status}: {payload[:500]!r}")
+                result = json.loads(payload)
+                if result.get("duplicates"):
+                    raise SystemExit(f"batch {index}: {result['duplicates']} events counted as repeats on a fresh database")
+                latencies.append(elapsed)
+
         started = time.perf_counter()
-        for index, body in enumerate(bodies):
-            timestamp = str(int(time.time()))
-            status, payload, elapsed = client.request("POST", "/api/v1/ingest/events", body, {
-                "X-Helpdesk-Timestamp": timestamp, "X-Helpdesk-Signature": sign(secret, timestamp, body),
-            })
-            if status != 200:
-                raise SystemExit(f"batch {index} answered {status}: {payload[:500]!r}")
-            result = json.loads(payload)
-            if result.get("duplicates"):
-                raise SystemExit(f"batch {index}: {result['duplicates']} events counted as repeats on a fresh database")
-            latencies.append(elapsed)
+        with ThreadPoolExecutor(args.concurrency) as pool:  # sender i takes batches i, i + n, i + 2n, ...
+            for future in [pool.submit(send, client, range(i, len(bodies), args.concurrency))
+                           for i, client in enumerate(clients)]:
+                future.result()
         seconds = time.perf_counter() - started
         rss = server.rss_mb
-        client.close()
+        for client in clients:
+            client.close()
     rate = total / seconds
     stats = summary_ms(latencies)
     backend = url.split(":", 1)[0].split("+")[0]

@@ -64,3 +64,24 @@ def test_app_code_never_imports_eventlet(package: str) -> None:
         for match in EVENTLET_IMPORT.finditer(text)
     ]
     assert not offenders, f"only wsgi.py may import eventlet: {offenders}"
+
+
+def test_under_eventlet_psycopg_waits_through_the_patched_select(tmp_path: Path) -> None:
+    """psycopg picks its C wait unless it sees gevent; under eventlet that froze the hub."""
+    code = "import wsgi, psycopg.waiting; assert psycopg.waiting.wait is psycopg.waiting.wait_select"
+    result = _import_wsgi(tmp_path, code)
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_postgresql_query_lets_the_other_green_threads_run(tmp_path: Path, database_url: str) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's wait: SQLite answers in-process, with no server to wait for")
+    code = (
+        "import wsgi, eventlet; from sqlalchemy import text; from helpdesk.core.db import get_engine; "
+        "ticks = []; "
+        "eventlet.spawn(lambda: [(ticks.append(1), eventlet.sleep(0.01)) for _ in range(200)]); "
+        "connection = get_engine(wsgi.app).connect(); connection.execute(text('SELECT pg_sleep(0.5)')); "
+        "connection.close(); assert len(ticks) >= 20, f'{len(ticks)} ticks while PostgreSQL slept 0.5 s'"
+    )
+    result = _import_wsgi(tmp_path, code, HELPDESK_DATABASE_URL=database_url)
+    assert result.returncode == 0, result.stderr
