@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, DateTime, create_engine, insert, select
@@ -145,7 +146,7 @@ def test_copy_on_a_connection_the_server_dropped_is_a_503s_operational_error(dat
         engine.dispose()
 
 
-def test_a_bulk_write_checkpoints_rarely_and_only_its_own_transaction(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_bulk_write_checkpoints_rarely_and_only_its_own_transaction(tmp_path: Path) -> None:
     """SQLite's checkpoint runs in the COMMIT that crosses the threshold: an ingest batch raises it
     for its own transaction; the connection goes back to the pool at the default, so a chat
     message's commit never copies 20,000 pages while the server's loop waits."""
@@ -165,4 +166,3 @@ def test_a_bulk_write_checkpoints_rarely_and_only_its_own_transaction(tmp_path) 
             assert threshold(connection) == SQLITE_AUTOCHECKPOINT_PAGES
     finally:
         engine.dispose()
-

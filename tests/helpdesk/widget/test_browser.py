@@ -237,7 +237,7 @@ def test_what_was_typed_before_the_panel_script_loaded_is_searched(
     context = contexts(widget_world.server.url, viewport={"width": 1280, "height": 900})
     held: list[Route] = []
     context.route("**/widget/panel.js*", lambda route: held.append(route))
-    page, panel = open_portal(context, "meadow-family-dental", ready=False)
+    _page, panel = open_portal(context, "meadow-family-dental", ready=False)
     panel.get_by_role("searchbox", name="Search the Help Center").fill("collision")
     assert len(held) == 1  # the script is still on its way while the query is typed
     held[0].continue_()
