@@ -46,7 +46,7 @@ from helpdesk.core.errors import (
     Unauthenticated,
 )
 from helpdesk.core.extensions import socketio
-from helpdesk.core.sockets import INVALID_EVENT, invalid_event
+from helpdesk.core.sockets import INVALID_EVENT, invalid_event, on_event_in_app_context
 
 NAMESPACE = "/chat"
 LAST_SEQ_MAX_ENTRIES = 50
@@ -63,6 +63,7 @@ class Client:
 
     sid: str
     token: str = ""  # what it connected with: checked again on every event (revoked, expired, deactivated)
+    remote_addr: str | None = None  # the handshake's client address, for the audit trail
     agent_id: int | None = None
     agent_name: str = ""
     agent_role: str = "agent"
@@ -164,8 +165,8 @@ Handler = Callable[[Client, dict[str, Any]], dict[str, Any]]
 
 
 def _handle(fn: Handler, agents_only: bool, practice_only: bool) -> Callable[..., dict[str, Any]]:
-    def handler(data: Any = None, *_extra: Any) -> dict[str, Any]:
-        client = _clients.get(request.sid)
+    def handler(sid: str, data: Any = None, *_extra: Any) -> dict[str, Any]:
+        client = _clients.get(sid)
         if client is None:
             return _error("unauthenticated", "connect with a token first")
         ended = session_ended(client.token, client.user)  # helpdesk.core.auth: a revoked token stops at once
@@ -254,7 +255,8 @@ def on_connect(auth: Any = None) -> bool:
         raise ConnectionRefusedError(exc.message, {"code": exc.code, "message": exc.message}) from None
     sid = request.sid
     burst = current_app.config["CHAT_MESSAGE_BURST"]
-    client = Client(sid=sid, token=auth["token"].strip(), message_burst=burst, message_allowance=burst,
+    client = Client(sid=sid, token=auth["token"].strip(), remote_addr=request.remote_addr,
+                    message_burst=burst, message_allowance=burst,
                     messages_per_second=current_app.config["CHAT_MESSAGES_PER_SECOND"])
     session = db.session()
     now = utcnow()
@@ -612,7 +614,7 @@ def watch(client: Client, data: dict[str, Any]) -> dict[str, Any]:
     snapshot = queries.diagnostics_snapshot(session, conversation.practice_id, utcnow(), config["HEALTH_WINDOW_DAYS"],
                                             timedelta(minutes=config["CONNECTOR_SILENT_AFTER_MINUTES"]))
     record_audit(session, agent, AuditAction.CHAT_VIEW_DIAGNOSTICS, conversation.practice_id, f"conversation:{conversation.id}",
-                 ip=request.remote_addr)
+                 ip=client.remote_addr)
     payload = {"conversation": queries.agent_view(session, conversation), "messages": _history(conversation),
                "diagnostics": snapshot}
     db.session.commit()
@@ -641,7 +643,7 @@ def diagnose(client: Client, data: dict[str, Any]) -> dict[str, Any]:
     if verdict is None:
         raise NotFound("not_found", "this practice has no booking with that reference")
     record_audit(session, agent, AuditAction.VIEW_DIAGNOSIS, conversation.practice_id, reference.strip(),
-                 ip=request.remote_addr, via="chat")
+                 ip=client.remote_addr, via="chat")
     db.session.commit()
     return {"diagnosis": verdict}
 
@@ -697,10 +699,10 @@ def on_events_ingested(app: Flask, practice_ids: Any = (), **_kw: Any) -> None:
 
 
 def init_app(app: Flask) -> None:
-    socketio.on_event("connect", on_connect, namespace=NAMESPACE)
+    socketio.on_event("connect", on_connect, namespace=NAMESPACE)  # the handshake's request: headers, address
     socketio.on_event("disconnect", on_disconnect, namespace=NAMESPACE)
-    for event, (fn, agents_only, practice_only) in _registry.items():
-        socketio.on_event(event, _handle(fn, agents_only, practice_only), namespace=NAMESPACE)
+    for event, (fn, agents_only, practice_only) in _registry.items():  # every event a client sends: no request context
+        on_event_in_app_context(socketio.server, app, NAMESPACE, event, _handle(fn, agents_only, practice_only))
     socketio.on_event(INVALID_EVENT, invalid_event, namespace=NAMESPACE)  # refused packets: helpdesk.core.sockets
     socketio.on_event("*", unknown_event, namespace=NAMESPACE)
     ingest.events_ingested.connect(on_events_ingested, weak=False)

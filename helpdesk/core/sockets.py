@@ -75,6 +75,24 @@ def invalid_event(error: Any = None, *_args: Any) -> dict[str, Any]:
     return {"error": error}
 
 
+def on_event_in_app_context(server: Any, app: Any, namespace: str, event: str, handler: Callable[..., Any]) -> None:
+    """Register ``handler(sid, *args)`` on python-socketio's server itself, run in an app context.
+
+    Flask-SocketIO runs every event inside a request context rebuilt from the connection's
+    handshake (a request object, URL matching, the session cookie opened again): about a tenth
+    of a chat message's server CPU (docs/PERFORMANCE.md, "Live chat"). A handler that is given
+    the sid and needs only the app (its config, the database session) does not pay for it. Connect
+    stays with Flask-SocketIO: its request is the handshake, whose headers and address it reads.
+    """
+
+    def run(sid: str, *args: Any) -> Any:
+        with app.app_context():
+            return handler(sid, *args)
+
+    run.__name__ = getattr(handler, "__name__", event)
+    server.on(event, run, namespace=namespace)
+
+
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 

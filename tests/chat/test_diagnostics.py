@@ -78,8 +78,11 @@ def test_the_agent_sees_diagnostics_opens_a_spotted_booking_and_shares_an_articl
     article_id = suggested["id"]
     assert agent.call("diagnose", {"conversation_id": conversation_id, "reference": "NOPE-1"})["error"]["code"] == "not_found"
     with Session(chat_engine) as session:
-        actions = set(session.scalars(select(AuditEntry.action).where(AuditEntry.practice_id == practice_id)))
-    assert {"chat_view_diagnostics", "view_diagnosis"} <= actions
+        audited = {action: ip for action, ip in session.execute(
+            select(AuditEntry.action, AuditEntry.ip).where(AuditEntry.practice_id == practice_id))}
+    # from the address the agent's socket connected from (the handshake's: events carry none)
+    assert {action: audited.get(action) for action in ("chat_view_diagnostics", "view_diagnosis")} == {
+        "chat_view_diagnostics": "127.0.0.1", "view_diagnosis": "127.0.0.1"}
 
     shared = agent.ok("share_article", {"conversation_id": conversation_id, "client_id": "art", "article_id": article_id})
     card = practice.wait_for("message", lambda m: m["client_id"] == "art")
