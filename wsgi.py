@@ -39,6 +39,14 @@ from helpdesk.core.worker import start_in_server  # noqa: E402
 
 app = create_app({"ASYNC_MODE": "threading"} if FROM_FLASK_CLI else None)
 
+if not FROM_FLASK_CLI and ASYNC_MODE == "eventlet":
+    import eventlet.websocket
+
+    from helpdesk.core.sockets import apply_websocket_mask
+
+    # Unmask what clients send as one integer XOR, not byte by byte in Python (docs/PERFORMANCE.md).
+    eventlet.websocket.RFC6455WebSocket._apply_mask = staticmethod(apply_websocket_mask)  # type: ignore[method-assign]
+
 
 def serve_eventlet(host: str, port: int, nodelay: bool, max_connections: int) -> None:
     """``socketio.run`` for eventlet, but with TCP_NODELAY on every accepted connection.

@@ -73,6 +73,15 @@ def test_under_eventlet_psycopg_waits_through_the_patched_select(tmp_path: Path)
     assert result.returncode == 0, result.stderr
 
 
+def test_under_eventlet_websocket_frames_are_unmasked_in_one_operation(tmp_path: Path) -> None:
+    code = (
+        "import wsgi, eventlet.websocket as ws; from helpdesk.core.sockets import apply_websocket_mask; "
+        "assert ws.RFC6455WebSocket._apply_mask is apply_websocket_mask"
+    )
+    result = _import_wsgi(tmp_path, code)
+    assert result.returncode == 0, result.stderr
+
+
 def test_a_postgresql_query_lets_the_other_green_threads_run(tmp_path: Path, database_url: str) -> None:
     if not database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL's wait: SQLite answers in-process, with no server to wait for")

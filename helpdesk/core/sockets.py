@@ -12,7 +12,7 @@ acknowledges with the error, so the client always gets an answer, never silence.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from socketio import packet
@@ -91,6 +91,23 @@ def on_event_in_app_context(server: Any, app: Any, namespace: str, event: str, h
 
     run.__name__ = getattr(handler, "__name__", event)
     server.on(event, run, namespace=namespace)
+
+
+def apply_websocket_mask(data: bytes, mask: Sequence[int], length: int | None = None, offset: int = 0) -> bytes:
+    """RFC 6455's masking (each byte XORed with the key's byte at its position modulo 4), for
+    ``length`` bytes of ``data`` that begin ``offset`` bytes into the frame's payload.
+
+    eventlet does it in Python one byte at a time, on every frame a client sends; as one XOR of
+    two big integers it is a few operations whatever the length. ``wsgi.py`` installs it in
+    eventlet's WebSocket (the signature is eventlet's ``_apply_mask``).
+    """
+    if length is None:
+        length = len(data)
+    if not length:
+        return b""
+    key = bytes(mask[(offset + i) % 4] for i in range(4))
+    stream = (key * (length // 4 + 1))[:length]
+    return (int.from_bytes(data[:length], "little") ^ int.from_bytes(stream, "little")).to_bytes(length, "little")
 
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]

@@ -1,0 +1,39 @@
+"""The WebSocket unmasking ``wsgi.py`` installs in eventlet, against RFC 6455's definition."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from helpdesk.core.sockets import apply_websocket_mask
+
+
+def byte_by_byte(data: bytes, mask: tuple[int, ...], offset: int = 0) -> bytes:
+    """RFC 6455, section 5.3: octet i is XORed with octet i MOD 4 of the masking key."""
+    return bytes(octet ^ mask[(offset + i) % 4] for i, octet in enumerate(data))
+
+
+def test_the_rfc_example_unmasks_to_hello() -> None:
+    # Section 5.7: a masked text frame 0x81 0x85 0x37 0xfa 0x21 0x3d, then the payload
+    assert apply_websocket_mask(bytes([0x7F, 0x9F, 0x4D, 0x51, 0x58]), (0x37, 0xFA, 0x21, 0x3D)) == b"Hello"
+
+
+@pytest.mark.parametrize("length", [0, 1, 3, 4, 5, 125, 126, 4097])
+def test_any_length_matches_the_definition(length: int) -> None:
+    rng = random.Random(length)
+    data, mask = rng.randbytes(length), tuple(rng.randbytes(4))
+    assert apply_websocket_mask(data, mask) == byte_by_byte(data, mask)
+    assert apply_websocket_mask(apply_websocket_mask(data, mask), mask) == data
+
+
+def test_a_payload_read_in_pieces_continues_the_key_where_the_last_piece_ended() -> None:
+    rng = random.Random(7)
+    payload, mask = rng.randbytes(300), tuple(rng.randbytes(4))
+    masked = byte_by_byte(payload, mask)
+    pieces, start = [], 0
+    for size in (1, 2, 5, 100, 192):  # as the socket hands them over (eventlet passes length and offset)
+        piece = masked[start:start + size]
+        pieces.append(apply_websocket_mask(piece, mask, length=len(piece), offset=start))
+        start += size
+    assert b"".join(pieces) == payload
