@@ -30,6 +30,7 @@ from helpdesk.core.agents import Agent
 from helpdesk.core.auth import PracticeUser
 from helpdesk.core.canned import find_canned_reply
 from helpdesk.core.clock import elapsed_seconds
+from helpdesk.core.db import DriverStatement
 from helpdesk.core.errors import (
     Conflict,
     Forbidden,
@@ -112,13 +113,15 @@ def _seq_update(author_type: str, guard: str) -> Any:
         conditions += [table.c.practice_id == bindparam("p_practice"), table.c.status != "closed"]
         if guard == "practice":
             conditions.append(table.c.requester_id == bindparam("p_requester"))
-    return update(table).where(*conditions).values(**values).returning(table.c.last_seq, table.c.status)
+    return DriverStatement(update(table).where(*conditions).values(**values).returning(table.c.last_seq, table.c.status))
 
 
 _SEQ_UPDATES = {(author, guard): _seq_update(author, guard)
                 for author, guard in [("system", "none"), ("assistant", "none"), ("agent", "none"), ("practice", "none"), ("agent", "agent"),
                                       ("practice", "practice"), ("practice", "practice_admin")]}
-_MESSAGE_INSERT = insert(Message.__table__).returning(Message.__table__.c.id)
+_MESSAGE_COLUMNS = ("conversation_id", "seq", "client_id", "kind", "author_type", "author_id", "author_name", "body",
+                    "data", "created_at")
+_MESSAGE_INSERT = DriverStatement(insert(Message.__table__).returning(Message.__table__.c.id), _MESSAGE_COLUMNS)
 
 
 def _store(session: Session, conversation_id: int, now: datetime, *, kind: str, author: tuple[str, str | None, str],
@@ -128,24 +131,23 @@ def _store(session: Session, conversation_id: int, now: datetime, *, kind: str, 
 
     One UPDATE ... RETURNING allocates the seq (on PostgreSQL concurrent writers queue on the row
     lock) and moves ``last_message_at`` and the author's read mark; one INSERT stores the message.
-    Plain SQL on the session's connection, not the unit of work: what the session has pending
-    (a verb that just accepted the chat, in the same transaction) is flushed first, as the ORM's
-    autoflush would, and then the two statements skip the ORM's execution layer, about a fifth
-    of a message's server time. Returns the message and the conversation's status, or ``None``
-    when no conversation matched the guard (unknown, someone else's, closed...).
+    Both go straight to the driver on the session's connection (``DriverStatement``), not through
+    the unit of work or SQLAlchemy's execution: what the session has pending (a verb that just
+    accepted the chat, in the same transaction) is flushed first, as the ORM's autoflush would.
+    Returns the message and the conversation's status, or ``None`` when no conversation matched
+    the guard (unknown, someone else's, closed...).
     """
     author_type, author_id, author_name = author
     session.flush()
-    connection = session.connection()
-    allocated = connection.execute(_SEQ_UPDATES[(author_type, guard)],
-                                   {"p_conversation": conversation_id, "p_now": now, **guard_params}).first()
+    allocated = _SEQ_UPDATES[(author_type, guard)].first(session, {"p_conversation": conversation_id, "p_now": now,
+                                                                   **guard_params})
     if allocated is None:
         return None
     seq, status = allocated
     row = {"conversation_id": conversation_id, "seq": seq, "client_id": client_id, "kind": kind,
            "author_type": author_type, "author_id": author_id, "author_name": author_name, "body": body,
            "data": data or {}, "created_at": now}
-    message_id = connection.execute(_MESSAGE_INSERT, row).scalar_one()
+    (message_id,) = _MESSAGE_INSERT.first(session, row)
     return Message(id=message_id, **row), status  # transient: a record of what was stored
 
 

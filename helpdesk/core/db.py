@@ -8,10 +8,11 @@ begins with ``BEGIN IMMEDIATE`` so a writer takes the lock up front instead of f
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, current_app, has_app_context
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session, sessionmaker
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlalchemy.types import TypeDecorator
@@ -180,21 +182,93 @@ def _bulk_insert(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _B
     return _BULK_INSERTS[key]
 
 
-def _copy_rows(connection: Connection, bulk: _BulkInsert, rows: list[tuple[Any, ...]]) -> None:
-    """COPY ... FROM STDIN on the connection's own transaction; the driver's errors are raised as
-    SQLAlchemy's (an IntegrityError for a repeated key, an OperationalError when the server is gone)."""
+@contextmanager
+def _driver_errors(connection: Connection, sql: str) -> Iterator[Any]:
+    """The connection's driver connection, whose errors are raised as SQLAlchemy's (an
+    IntegrityError for a repeated key; an OperationalError, with the connection invalidated, when
+    the server is gone), as if the statement had gone through SQLAlchemy."""
     dbapi_connection = connection.connection.dbapi_connection
     dbapi = connection.dialect.loaded_dbapi
     try:
-        with dbapi_connection.cursor() as cursor, cursor.copy(bulk.sql) as copy:  # type: ignore[union-attr]
-            for row in rows:
-                copy.write_row(row)
+        yield dbapi_connection
     except dbapi.Error as exc:
         gone = connection.dialect.is_disconnect(exc, dbapi_connection, None)
         if gone:
             connection.invalidate(exc)
-        raise DBAPIError.instance(bulk.sql, None, exc, dbapi.Error, connection_invalidated=gone,
+        raise DBAPIError.instance(sql, None, exc, dbapi.Error, connection_invalidated=gone,
                                   dialect=connection.dialect) from exc
+
+
+def _copy_rows(connection: Connection, bulk: _BulkInsert, rows: list[tuple[Any, ...]]) -> None:
+    """COPY ... FROM STDIN on the connection's own transaction."""
+    with _driver_errors(connection, bulk.sql) as dbapi_connection:
+        with dbapi_connection.cursor() as cursor, cursor.copy(bulk.sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+@dataclass(frozen=True)
+class _DriverSql:
+    """A statement as one dialect's driver takes it: its SQL, the order of its parameters, and
+    for each its type's bind processor and the value the statement itself holds (``required``
+    when the caller must give it)."""
+
+    sql: str
+    names: tuple[str, ...]
+    processors: tuple[Any, ...]
+    values: tuple[Any, ...]
+    positional: bool
+
+
+_REQUIRED = object()
+
+
+class DriverStatement:
+    """A Core statement sent straight to the driver, on the session's connection and transaction.
+
+    For the two statements every chat message runs: SQLAlchemy's execution of a compiled
+    statement (an execution context, the parameters built, a result object) cost about three times
+    what SQLite took to run them (docs/PERFORMANCE.md, "Live chat"). Compiled once per dialect;
+    each value still goes through its type's bind processor and the driver's errors are raised as
+    SQLAlchemy's. Rows come back as the driver gives them, so what it returns should be numbers
+    and text.
+    """
+
+    def __init__(self, statement: Executable, column_keys: Sequence[str] | None = None) -> None:
+        self.statement = statement
+        self.column_keys = list(column_keys) if column_keys is not None else None
+        self._by_dialect: dict[str, _DriverSql] = {}
+
+    def _compiled(self, dialect: Dialect) -> _DriverSql:
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            compiled: Any = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
+            by_name = {name: bind for bind, name in compiled.bind_names.items()}
+            names = tuple(compiled.positiontup) if compiled.positional else tuple(by_name)
+            binds = [by_name[name] for name in names]
+            found = _DriverSql(
+                compiled.string, names,
+                tuple(bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in binds),
+                tuple(_REQUIRED if bind.required else bind.value for bind in binds),
+                compiled.positional)
+            self._by_dialect[dialect.name] = found
+        return found
+
+    def first(self, session: Session, params: Mapping[str, Any]) -> Any:
+        """The first row the statement returns (``None`` if none), run in the session's transaction."""
+        connection = session.connection()
+        driver = self._compiled(connection.dialect)
+        values = [params[name] if default is _REQUIRED else params.get(name, default)
+                  for name, default in zip(driver.names, driver.values)]
+        values = [value if process is None else process(value) for value, process in zip(values, driver.processors)]
+        bound: Any = tuple(values) if driver.positional else dict(zip(driver.names, values))
+        with _driver_errors(connection, driver.sql) as dbapi_connection:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute(driver.sql, bound)
+                return cursor.fetchone()
+            finally:
+                cursor.close()
 
 
 def insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:

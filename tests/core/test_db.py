@@ -1,4 +1,5 @@
-"""helpdesk.core.db: ``insert_many`` stores rows as SQLAlchemy would, ``any_of`` finds what ``IN`` finds, UTC moments on SQLite."""
+"""helpdesk.core.db: ``insert_many`` and ``DriverStatement`` store rows as SQLAlchemy would, ``any_of`` finds
+what ``IN`` finds, UTC moments on SQLite."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, DateTime, create_engine, insert, select
+from sqlalchemy import Connection, DateTime, bindparam, create_engine, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from helpdesk.bookings.models import IngestedEvent, PracticeSettings
 from helpdesk.core.db import (
     SQLITE_AUTOCHECKPOINT_PAGES,
     SQLITE_BULK_AUTOCHECKPOINT_PAGES,
+    DriverStatement,
     UTCDateTime,
     any_of,
     checkpoint_rarely,
@@ -126,6 +128,41 @@ def test_a_repeated_key_is_sqlalchemys_integrity_error_and_stores_nothing(db_ses
             insert_many(db_session, IngestedEvent.__table__,
                         [_event_row("new-1", practice.id), _event_row("kept", practice.id)])
     assert sorted(db_session.scalars(select(IngestedEvent.id).where(IngestedEvent.id.in_(["kept", "new-1"])))) == ["kept"]
+
+
+_EVENTS = IngestedEvent.__table__
+_STORE_EVENT = DriverStatement(insert(_EVENTS).returning(_EVENTS.c.id, _EVENTS.c.type), tuple(_event_row("", "")))
+_RETYPE_EVENT = DriverStatement(update(_EVENTS).where(_EVENTS.c.id == bindparam("p_id"), _EVENTS.c.type != "retyped")
+                                .values(type="retyped", received_at=bindparam("p_at")).returning(_EVENTS.c.id))
+
+
+def test_a_driver_statement_stores_what_sqlalchemy_would_in_the_sessions_transaction(db_session: Session) -> None:
+    practice = make_practice(db_session)
+    db_session.execute(insert(_EVENTS), [_event_row("by-sqlalchemy", practice.id)])
+    assert _STORE_EVENT.first(db_session, _event_row("by-driver", practice.id)) == ("by-driver", "booking.created")
+    rows = {r.id: r for r in db_session.execute(select(_EVENTS).where(_EVENTS.c.id.like("by-%")))}
+    assert rows["by-driver"].occurred_at == MOMENT and rows["by-driver"].occurred_at.tzinfo is not None
+    assert rows["by-driver"].payload == {**rows["by-sqlalchemy"].payload, "id": "by-driver"}
+    stored = db_session.connection().exec_driver_sql(
+        "SELECT occurred_at, received_at FROM ingested_events WHERE id IN ('by-sqlalchemy', 'by-driver')").all()
+    assert len(stored) == 2 and len(set(stored)) == 1  # the very same stored values (on SQLite, the same text)
+    # The statement's own values (the literal type and the != guard) are sent with the caller's.
+    assert _RETYPE_EVENT.first(db_session, {"p_id": "by-driver", "p_at": MOMENT}) == ("by-driver",)
+    assert _RETYPE_EVENT.first(db_session, {"p_id": "by-driver", "p_at": MOMENT}) is None
+    with pytest.raises(KeyError):
+        _RETYPE_EVENT.first(db_session, {"p_id": "by-driver"})
+    db_session.rollback()  # it was the session's transaction: nothing of it stays
+    assert db_session.scalar(select(_EVENTS.c.id).where(_EVENTS.c.id == "by-driver")) is None
+
+
+def test_a_driver_statements_repeated_key_is_sqlalchemys_integrity_error(db_session: Session) -> None:
+    """The chat answers a resent message with its original on ``IntegrityError``."""
+    practice = make_practice(db_session)
+    _STORE_EVENT.first(db_session, _event_row("once", practice.id))
+    with pytest.raises(IntegrityError):
+        with db_session.begin_nested():
+            _STORE_EVENT.first(db_session, _event_row("once", practice.id))
+    assert db_session.scalars(select(_EVENTS.c.id).where(_EVENTS.c.id == "once")).all() == ["once"]
 
 
 def test_copy_on_a_connection_the_server_dropped_is_a_503s_operational_error(database_url: str) -> None:
