@@ -8,8 +8,7 @@ begins with ``BEGIN IMMEDIATE`` so a writer takes the lock up front instead of f
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -182,29 +181,25 @@ def _bulk_insert(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _B
     return _BULK_INSERTS[key]
 
 
-@contextmanager
-def _driver_errors(connection: Connection, sql: str) -> Iterator[Any]:
-    """The connection's driver connection, whose errors are raised as SQLAlchemy's (an
+def _as_sqlalchemy_error(connection: Connection, sql: str, exc: Exception) -> DBAPIError:
+    """A driver's error, for SQL sent straight to it, as SQLAlchemy would have raised it: an
     IntegrityError for a repeated key; an OperationalError, with the connection invalidated, when
-    the server is gone), as if the statement had gone through SQLAlchemy."""
-    dbapi_connection = connection.connection.dbapi_connection
-    dbapi = connection.dialect.loaded_dbapi
-    try:
-        yield dbapi_connection
-    except dbapi.Error as exc:
-        gone = connection.dialect.is_disconnect(exc, dbapi_connection, None)
-        if gone:
-            connection.invalidate(exc)
-        raise DBAPIError.instance(sql, None, exc, dbapi.Error, connection_invalidated=gone,
-                                  dialect=connection.dialect) from exc
+    the server is gone (the 503 handler's)."""
+    gone = connection.dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
+    if gone:
+        connection.invalidate(exc)
+    return DBAPIError.instance(sql, None, exc, connection.dialect.loaded_dbapi.Error, connection_invalidated=gone,
+                               dialect=connection.dialect)
 
 
 def _copy_rows(connection: Connection, bulk: _BulkInsert, rows: list[tuple[Any, ...]]) -> None:
     """COPY ... FROM STDIN on the connection's own transaction."""
-    with _driver_errors(connection, bulk.sql) as dbapi_connection:
-        with dbapi_connection.cursor() as cursor, cursor.copy(bulk.sql) as copy:
+    try:
+        with connection.connection.dbapi_connection.cursor() as cursor, cursor.copy(bulk.sql) as copy:  # type: ignore[union-attr]
             for row in rows:
                 copy.write_row(row)
+    except connection.dialect.loaded_dbapi.Error as exc:
+        raise _as_sqlalchemy_error(connection, bulk.sql, exc) from exc
 
 
 @dataclass(frozen=True)
@@ -237,10 +232,11 @@ class DriverStatement:
     def __init__(self, statement: Executable, column_keys: Sequence[str] | None = None) -> None:
         self.statement = statement
         self.column_keys = list(column_keys) if column_keys is not None else None
-        self._by_dialect: dict[str, _DriverSql] = {}
+        self._by_dialect: dict[tuple[str, str, str], _DriverSql] = {}
 
     def _compiled(self, dialect: Dialect) -> _DriverSql:
-        found = self._by_dialect.get(dialect.name)
+        key = (dialect.name, dialect.driver, dialect.paramstyle)  # the driver decides how parameters are written
+        found = self._by_dialect.get(key)
         if found is None:
             compiled: Any = self.statement.compile(dialect=dialect, column_keys=self.column_keys)
             by_name = {name: bind for bind, name in compiled.bind_names.items()}
@@ -251,7 +247,7 @@ class DriverStatement:
                 tuple(bind.type.dialect_impl(dialect).bind_processor(dialect) for bind in binds),
                 tuple(_REQUIRED if bind.required else bind.value for bind in binds),
                 compiled.positional)
-            self._by_dialect[dialect.name] = found
+            self._by_dialect[key] = found
         return found
 
     def first(self, session: Session, params: Mapping[str, Any]) -> Any:
@@ -262,13 +258,14 @@ class DriverStatement:
                   for name, default in zip(driver.names, driver.values)]
         values = [value if process is None else process(value) for value, process in zip(values, driver.processors)]
         bound: Any = tuple(values) if driver.positional else dict(zip(driver.names, values))
-        with _driver_errors(connection, driver.sql) as dbapi_connection:
-            cursor = dbapi_connection.cursor()
-            try:
-                cursor.execute(driver.sql, bound)
-                return cursor.fetchone()
-            finally:
-                cursor.close()
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(driver.sql, bound)
+            return cursor.fetchone()
+        except connection.dialect.loaded_dbapi.Error as exc:
+            raise _as_sqlalchemy_error(connection, driver.sql, exc) from exc
+        finally:
+            cursor.close()
 
 
 def insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
