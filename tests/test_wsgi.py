@@ -31,19 +31,23 @@ def _import_wsgi(tmp_path: Path, code: str, **env: str) -> subprocess.CompletedP
     )
 
 
+def _passes_under_wsgi(tmp_path: Path, code: str, **env: str) -> None:
+    """``code`` runs to its end in a fresh interpreter that imported wsgi.py as the server would."""
+    result = _import_wsgi(tmp_path, code, **env)
+    assert result.returncode == 0, result.stderr
+
+
 def test_flask_cli_does_not_import_eventlet(tmp_path: Path) -> None:
     code = (
         "import os; os.environ['FLASK_RUN_FROM_CLI'] = 'true'; import wsgi, sys; "
         "assert 'eventlet' not in sys.modules; assert wsgi.app.config['ASYNC_MODE'] == 'threading'"
     )
-    result = _import_wsgi(tmp_path, code)
-    assert result.returncode == 0, result.stderr
+    _passes_under_wsgi(tmp_path, code)
 
 
 def test_threading_mode_does_not_import_eventlet(tmp_path: Path) -> None:
     code = "import wsgi, sys; assert 'eventlet' not in sys.modules"
-    result = _import_wsgi(tmp_path, code, HELPDESK_ASYNC_MODE="threading")
-    assert result.returncode == 0, result.stderr
+    _passes_under_wsgi(tmp_path, code, HELPDESK_ASYNC_MODE="threading")
 
 
 def test_serving_with_eventlet_monkey_patches(tmp_path: Path) -> None:
@@ -51,8 +55,7 @@ def test_serving_with_eventlet_monkey_patches(tmp_path: Path) -> None:
         "import wsgi, eventlet.patcher; assert eventlet.patcher.is_monkey_patched('socket'); "
         "assert wsgi.app.config['ASYNC_MODE'] == 'eventlet'"
     )
-    result = _import_wsgi(tmp_path, code)
-    assert result.returncode == 0, result.stderr
+    _passes_under_wsgi(tmp_path, code)
 
 
 @pytest.mark.parametrize("package", APP_PACKAGES)
@@ -69,8 +72,7 @@ def test_app_code_never_imports_eventlet(package: str) -> None:
 def test_under_eventlet_psycopg_waits_through_the_patched_select(tmp_path: Path) -> None:
     """psycopg picks its C wait unless it sees gevent; under eventlet that froze the hub."""
     code = "import wsgi, psycopg.waiting; assert psycopg.waiting.wait is psycopg.waiting.wait_select"
-    result = _import_wsgi(tmp_path, code)
-    assert result.returncode == 0, result.stderr
+    _passes_under_wsgi(tmp_path, code)
 
 
 def test_under_eventlet_websocket_frames_are_unmasked_in_one_operation(tmp_path: Path) -> None:
@@ -78,8 +80,7 @@ def test_under_eventlet_websocket_frames_are_unmasked_in_one_operation(tmp_path:
         "import wsgi, eventlet.websocket as ws; from helpdesk.core.sockets import apply_websocket_mask; "
         "assert ws.RFC6455WebSocket._apply_mask is apply_websocket_mask"
     )
-    result = _import_wsgi(tmp_path, code)
-    assert result.returncode == 0, result.stderr
+    _passes_under_wsgi(tmp_path, code)
 
 
 def test_a_postgresql_query_lets_the_other_green_threads_run(tmp_path: Path, database_url: str) -> None:
@@ -92,5 +93,4 @@ def test_a_postgresql_query_lets_the_other_green_threads_run(tmp_path: Path, dat
         "connection = get_engine(wsgi.app).connect(); connection.execute(text('SELECT pg_sleep(0.5)')); "
         "connection.close(); assert len(ticks) >= 20, f'{len(ticks)} ticks while PostgreSQL slept 0.5 s'"
     )
-    result = _import_wsgi(tmp_path, code, HELPDESK_DATABASE_URL=database_url)
-    assert result.returncode == 0, result.stderr
+    _passes_under_wsgi(tmp_path, code, HELPDESK_DATABASE_URL=database_url)

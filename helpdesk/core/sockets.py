@@ -7,6 +7,10 @@ like a reserved event (``connect``, ``disconnect``: the server would run its con
 again with the client's data) never reaches an application handler. It becomes the event
 :data:`INVALID_EVENT`, whose handler (:func:`invalid_event`, registered by each namespace)
 acknowledges with the error, so the client always gets an answer, never silence.
+
+Also the edge's other pieces every namespace shares: events served in an app context only
+(:func:`on_event_in_app_context`), WebSockets without permessage-deflate, and the unmasking
+``wsgi.py`` gives eventlet.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from flask import Flask
 from socketio import packet
 
 from helpdesk.core.errors import DomainError
@@ -75,11 +80,11 @@ def invalid_event(error: Any = None, *_args: Any) -> dict[str, Any]:
     return {"error": error}
 
 
-def on_event_in_app_context(server: Any, app: Any, namespace: str, event: str, handler: Callable[..., Any]) -> None:
+def on_event_in_app_context(server: Any, app: Flask, namespace: str, event: str, handler: Callable[..., Any]) -> None:
     """Register ``handler(sid, *args)`` on python-socketio's server itself, run in an app context.
 
     Flask-SocketIO runs every event inside a request context rebuilt from the connection's
-    handshake (a request object, URL matching, the session cookie opened again): about a tenth
+    handshake (a request object, URL matching, the session cookie opened again): about an eighth
     of a chat message's server CPU (docs/PERFORMANCE.md, "Live chat"). A handler that is given
     the sid and needs only the app (its config, the database session) does not pay for it. Connect
     stays with Flask-SocketIO: its request is the handshake, whose headers and address it reads.
