@@ -5,6 +5,7 @@
     .venv/bin/python bench/chat.py throughput --conversations 100 --rate 500 --seconds 20
     .venv/bin/python bench/chat.py idle --clients 2000 --hold 60
     .venv/bin/python bench/chat.py node --messages 2000 --rounds 3
+    .venv/bin/python bench/chat.py throughput --rate 700 --profile /tmp/chat.txt   # py-spy of the server meanwhile
 
 latency     one conversation, one message at a time: send_message -> acknowledgement, measured on
             a server with Nagle's algorithm left on (HELPDESK_TCP_NODELAY=0, the stock eventlet
@@ -20,6 +21,8 @@ node        our send_message -> acknowledgement against the same round trip on a
             time per message, which other work on the machine disturbs less than wall time. A
             third server, bench/chat_floor.py (Flask-SocketIO on eventlet storing nothing), shows
             what the framework alone costs.
+--profile F  (throughput) samples the server with py-spy (``pip install py-spy``) while the
+            messages flow, into F as raw collapsed stacks (``-f raw``: one stack per line and its count).
 idle        N connected, idle Socket.IO clients (raw Engine.IO v4 over WebSocket, answering the
             server's heartbeats) held for a while; the server process's resident memory.
 
@@ -33,13 +36,16 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import selectors
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -311,6 +317,32 @@ class RawClient:
             self.ws.close(timeout=0.1)
 
 
+def start_profiler(pid: int, out: str) -> subprocess.Popen[bytes]:
+    spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
+    if not Path(spy).exists():
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    return subprocess.Popen([spy, "record", "-p", str(pid), "-f", "raw", "-r", "400", "--nonblocking", "-o", out],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def stop_profiler(profiler: subprocess.Popen[bytes], out: str, top: int = 30) -> None:
+    """Stop py-spy and print the functions the server spent the most samples in (inclusive)."""
+    profiler.send_signal(signal.SIGINT)  # py-spy writes what it sampled when interrupted
+    profiler.wait(timeout=30)
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in Path(out).read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        total += int(count)
+        for frame in {re.sub(r":\d+\)$", ")", frame) for frame in stack.split(";")}:  # a function once per stack
+            inclusive[frame] += int(count)
+    print(f"throughput  py-spy: {total} samples of the server in {out}; inclusive share of the top {top}:", flush=True)
+    for frame, count in inclusive.most_common(top):
+        print(f"  {count / max(total, 1):6.1%}  {frame}", flush=True)
+
+
 def worst_by_tenth(sent_at: dict[str, float], delivered: dict[str, float], started: float) -> list[tuple[float, float]]:
     """The slowest delivery of the messages sent in each tenth of a second: a steady queue shows
     in every tenth, a stall of the server (a WAL checkpoint, a collection) in a few."""
@@ -361,6 +393,7 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
         server_pid = world.server.process.pid  # type: ignore[union-attr]
         server_cpu, own_cpu = cpu_seconds(server_pid), time.process_time()
         server_waited = runqueue_wait_seconds(server_pid)
+        profiler = start_profiler(server_pid, args.profile) if args.profile else None
         started = time.perf_counter()
         i = 0
         deadline = started + args.seconds + 30
@@ -391,6 +424,8 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
                         else:
                             delivered[client_id] = at
         finished = max([*delivered.values(), *acked.values()]) - started
+        if profiler:
+            stop_profiler(profiler, args.profile)
         server_cpu, own_cpu = cpu_seconds(server_pid) - server_cpu, time.process_time() - own_cpu
         server_waited = runqueue_wait_seconds(server_pid) - server_waited
         latencies = [(delivered[c] - sent_at[c]) * 1000 for c in delivered]
@@ -494,6 +529,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2000)
     parser.add_argument("--hold", type=float, default=60)
     parser.add_argument("--rounds", type=int, default=3, help="node: alternating rounds of each server")
+    parser.add_argument("--profile", default=None, help="throughput: py-spy the server into this file (raw stacks)")
     parser.add_argument("--server-nice", type=int, default=None,
                         help="renice the server process (e.g. -10): on a shared machine, keeps other work from preempting it")
     args = parser.parse_args()
