@@ -23,6 +23,7 @@ node        our send_message -> acknowledgement against the same round trip on a
             what the framework alone costs.
 --profile F  (throughput) samples the server with py-spy (``pip install py-spy``) while the
             messages flow, into F as raw collapsed stacks (``-f raw``: one stack per line and its count).
+            Sampling slows the server a little: take the run's figures from a run without it.
 idle        N connected, idle Socket.IO clients (raw Engine.IO v4 over WebSocket, answering the
             server's heartbeats) held for a while; the server process's resident memory.
 
