@@ -11,10 +11,15 @@ from typing import Any
 from flask import Flask
 
 from helpdesk.core.config import INSTANCE_DIR, Config
+from helpdesk.core.routing import BuilderCachingRule
+
+
+class HelpdeskApp(Flask):
+    url_rule_class = BuilderCachingRule  # url_for builders compiled once per process
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
-    app = Flask(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
+    app = HelpdeskApp(__name__, instance_path=str(INSTANCE_DIR), instance_relative_config=False)
     app.config.from_mapping(Config().as_mapping())
     if overrides:
         app.config.update(overrides)

@@ -10,7 +10,7 @@ not itself contain.
 from __future__ import annotations
 
 import json
-import re
+import string
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from chat.assistant.answer import ask
 from tests.chat.assistant import world
 
+_WORD = frozenset(string.ascii_lowercase + string.digits)
 PRACTICES = {"riverside": world.RIVERSIDE, "harbour": world.HARBOUR, "other": world.OTHER}
 
 
@@ -67,15 +68,21 @@ def forbidden_strings(names: dict[str, list[tuple[str, str, str]]], practice_id:
     return out
 
 
+def mentions(text: str, needle: str) -> bool:
+    """``needle`` in ``text`` as a whole word: no ASCII letter or digit either side. A search,
+    not a regular expression per needle: the forbidden strings are too many for ``re``'s cache."""
+    start = text.find(needle)
+    while start != -1:
+        end = start + len(needle)
+        if (start == 0 or text[start - 1] not in _WORD) and (end == len(text) or text[end] not in _WORD):
+            return True
+        start = text.find(needle, start + 1)
+    return False
+
+
 def leaks_in(output: str, message: str, forbidden: list[str]) -> list[str]:
     said, asked = output.lower(), message.lower()
-    found = []
-    for item in forbidden:
-        needle = item.lower()
-        if needle in asked:
-            continue
-        if re.search(rf"(?<![a-z0-9]){re.escape(needle)}(?![a-z0-9])", said):
-            found.append(item)
+    found = [item for item in forbidden if item.lower() not in asked and mentions(said, item.lower())]
     return sorted(set(found))
 
 

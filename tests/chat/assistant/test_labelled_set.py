@@ -26,3 +26,12 @@ def test_the_labelled_set(app: Flask, app_context: None, db_session: Session) ->
     assert figures["booking_and_cause"] >= 0.95, wrong
     assert figures["kind"] >= 0.9
     assert figures["handoff"] >= 0.95
+
+
+def test_a_leak_is_a_forbidden_string_said_as_a_whole_word_that_the_message_did_not_contain() -> None:
+    forbidden = ["Ada Lovelace", "Lovelace", "RB-1234", "12/03/1990"]
+    said = "Ada Lovelace's booking RB-12345 is on 12/03/1990. Lovelaces are not Lovelace2."
+    assert evaluate.leaks_in(said, "when is my booking?", forbidden) == ["12/03/1990", "Ada Lovelace", "Lovelace"]
+    assert evaluate.leaks_in(said, "Is ada lovelace booked?", forbidden) == ["12/03/1990"]  # the surname too
+    assert evaluate.leaks_in("RB-1234.", "", forbidden) == ["RB-1234"]
+    assert evaluate.leaks_in("xRB-1234", "", forbidden) == []
