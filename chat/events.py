@@ -32,6 +32,7 @@ from chat import queries, service
 from chat.models import Conversation, Message
 from helpdesk.bookings import ingest
 from helpdesk.core import db
+from helpdesk.core.db import LazyTransaction
 from helpdesk.core.agents import Agent
 from helpdesk.core.audit import AuditAction, record_audit
 from helpdesk.core.auth import PracticeUser, authenticate_socket, session_ended
@@ -367,18 +368,27 @@ def _start_refresher(app: Flask) -> None:
 
 # --- both sides -------------------------------------------------------------------------------
 
-def _store_message(conversation_id: int, client_id: Any, store: Callable[[], service.Sent]) -> tuple[dict[str, Any], service.Sent]:
-    """Store one message (idempotent by ``client_id``), commit, then emit it and acknowledge."""
-    try:
-        sent = store()
-    except IntegrityError:  # this client_id is already stored: answer with the original
-        db.session.rollback()
-        sent = service.Sent(queries.message_by_client_id(db.session(), conversation_id, client_id), False)
+def _store_message(conversation_id: int, client_id: Any,
+                   store: Callable[[LazyTransaction], service.Sent]) -> tuple[dict[str, Any], service.Sent]:
+    """Store one message (idempotent by ``client_id``), commit, then emit it and acknowledge.
+
+    ``store`` writes on the session's transaction, or on the writer's when the session has begun
+    none (a practice's plain message: no ORM session transaction at all); whichever holds it is
+    committed."""
+    with LazyTransaction() as writer:
+        try:
+            sent = store(writer)
+        except IntegrityError:  # this client_id is already stored: answer with the original
+            writer.rollback()
+            db.session.rollback()
+            sent = service.Sent(queries.message_by_client_id(db.session(), conversation_id, client_id), False)
+        if not sent.created:
+            db.session.rollback()
+            return {"message": queries.message_payload(sent.message), "duplicate": True}, sent
+        writer.commit()
+    if db.begun(db.session):
+        db.session.commit()
     payload = queries.message_payload(sent.message)
-    if not sent.created:
-        db.session.rollback()
-        return {"message": payload, "duplicate": True}, sent
-    db.session.commit()
     socketio.emit("message", payload, to=conversation_room(conversation_id), namespace=NAMESPACE)
     return {"message": payload}, sent
 
@@ -394,8 +404,8 @@ def _sender(client: Client) -> Agent | PracticeUser:
 def send_message(client: Client, data: dict[str, Any]) -> dict[str, Any]:
     client.take_message_allowance()
     conversation_id, client_id = data.get("conversation_id"), data.get("client_id")
-    ack, sent = _store_message(conversation_id, client_id, lambda: service.send_message(
-        db.session(), _sender(client), conversation_id, client_id, data.get("body"), utcnow()))
+    ack, sent = _store_message(conversation_id, client_id, lambda writer: service.send_message(
+        db.session, _sender(client), conversation_id, client_id, data.get("body"), utcnow(), writer))
     if client.user is not None and sent.created and sent.conversation_status == "waiting":
         from chat.assistant.events import after_practice_message
 
@@ -652,7 +662,7 @@ def diagnose(client: Client, data: dict[str, Any]) -> dict[str, Any]:
 def share_article(client: Client, data: dict[str, Any]) -> dict[str, Any]:
     agent = _agent(client)
     conversation = _conversation(client, data)
-    ack, _ = _store_message(conversation.id, data.get("client_id"), lambda: service.share_article(
+    ack, _ = _store_message(conversation.id, data.get("client_id"), lambda _writer: service.share_article(
         db.session(), agent, conversation, data.get("article_id"), data.get("client_id"), utcnow()))
     return ack
 

@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sqlalchemy import bindparam, delete, func, insert, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, scoped_session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from chat import queries
@@ -30,7 +31,7 @@ from helpdesk.core.agents import Agent
 from helpdesk.core.auth import PracticeUser
 from helpdesk.core.canned import find_canned_reply
 from helpdesk.core.clock import elapsed_seconds
-from helpdesk.core.db import DriverStatement
+from helpdesk.core.db import DriverStatement, LazyTransaction, begun
 from helpdesk.core.errors import (
     Conflict,
     Forbidden,
@@ -124,31 +125,50 @@ _MESSAGE_COLUMNS = ("conversation_id", "seq", "client_id", "kind", "author_type"
 _MESSAGE_INSERT = DriverStatement(insert(Message.__table__).returning(Message.__table__.c.id), _MESSAGE_COLUMNS)
 
 
-def _store(session: Session, conversation_id: int, now: datetime, *, kind: str, author: tuple[str, str | None, str],
+def _stored_record(message_id: int, row: dict[str, Any]) -> Message:
+    """A transient ``Message`` holding what was stored, its values set as loaded ones (the
+    constructor's attribute events were a twentieth of a message's time in process)."""
+    message = _NEW_MESSAGE()
+    message.__dict__.update(row, id=message_id)
+    return message
+
+
+_NEW_MESSAGE = Message.__mapper__.class_manager.new_instance
+
+
+def _store(session: Session | scoped_session[Session], conversation_id: int, now: datetime, *, kind: str, author: tuple[str, str | None, str],
            body: str, data: dict[str, Any] | None = None, client_id: str | None = None,
-           guard: str = "none", **guard_params: Any) -> tuple[Message, str] | None:
+           writer: LazyTransaction | None = None, guard: str = "none", **guard_params: Any) -> tuple[Message, str] | None:
     """Store a message with the conversation's next seq, if the conversation passes ``guard``.
 
     One UPDATE ... RETURNING allocates the seq (on PostgreSQL concurrent writers queue on the row
     lock) and moves ``last_message_at`` and the author's read mark; one INSERT stores the message.
-    Both go straight to the driver on the session's connection (``DriverStatement``), not through
-    the unit of work or SQLAlchemy's execution: what the session has pending (a verb that just
-    accepted the chat, in the same transaction) is flushed first, as the ORM's autoflush would.
-    Returns the message and the conversation's status, or ``None`` when no conversation matched
-    the guard (unknown, someone else's, closed...).
+    Both go straight to the driver (``DriverStatement``), not through the unit of work or
+    SQLAlchemy's execution: on the session's transaction when it has one (what it has pending,
+    a verb that just accepted the chat, is flushed first, as the ORM's autoflush would), else on
+    ``writer``'s, when the edge gives one. Returns the message and the conversation's status, or
+    ``None`` when no conversation matched the guard (unknown, someone else's, closed...); then
+    ``writer`` has been rolled back, so the session may read why.
     """
     author_type, author_id, author_name = author
-    session.flush()
-    allocated = _SEQ_UPDATES[(author_type, guard)].first(session, {"p_conversation": conversation_id, "p_now": now,
-                                                                   **guard_params})
+    on: Session | scoped_session[Session] | Connection
+    if writer is not None and not begun(session):
+        on = writer.connection()
+    else:
+        session.flush()
+        on = session
+    allocated = _SEQ_UPDATES[(author_type, guard)].first(on, {"p_conversation": conversation_id, "p_now": now,
+                                                              **guard_params})
     if allocated is None:
+        if writer is not None:
+            writer.rollback()  # nothing was written; on SQLite the session could not begin beside it
         return None
     seq, status = allocated
     row = {"conversation_id": conversation_id, "seq": seq, "client_id": client_id, "kind": kind,
            "author_type": author_type, "author_id": author_id, "author_name": author_name, "body": body,
            "data": data or {}, "created_at": now}
-    (message_id,) = _MESSAGE_INSERT.first(session, row)
-    return Message(id=message_id, **row), status  # transient: a record of what was stored
+    (message_id,) = _MESSAGE_INSERT.first(on, row)
+    return _stored_record(message_id, row), status
 
 
 def _append(session: Session, conversation: Conversation, now: datetime, *, kind: str,
@@ -206,10 +226,12 @@ def _expand_canned(session: Session, body: str) -> tuple[str, dict[str, Any]]:
     return body, {}
 
 
-def send_message(session: Session, actor: Actor, conversation_id: Any, client_id: Any, body: Any,
-                 now: datetime) -> Sent:
+def send_message(session: Session | scoped_session[Session], actor: Actor, conversation_id: Any, client_id: Any, body: Any,
+                 now: datetime, writer: LazyTransaction | None = None) -> Sent:
     """Store a text message once per ``client_id``.
 
+    ``session`` may be the context's ``db.session``, made only when a read needs it; given
+    ``writer``, a message whose session has begun nothing is written on the writer's transaction.
     The conversation is checked inside the UPDATE that allocates the seq (access, open, and for
     an agent: theirs), so the common case is two statements. Only a refusal loads the
     conversation, to say why. A repeated ``client_id`` hits the unique constraint on insert
@@ -233,7 +255,7 @@ def send_message(session: Session, actor: Actor, conversation_id: Any, client_id
     if references:
         data["booking_references"] = references
     stored = _store(session, conversation_id, now, kind="text", author=author_of(actor), body=text, data=data,
-                    client_id=client_id, **guard)
+                    client_id=client_id, writer=writer, **guard)
     if stored is not None:
         return Sent(stored[0], True, stored[1])
     conversation = queries.conversation_for(session, actor, conversation_id)  # not found: 404

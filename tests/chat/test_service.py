@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 
 from chat import queries, service
 from chat.models import AgentConnection, Message
+from helpdesk.core import db
 from helpdesk.core.clock import utcnow
+from helpdesk.core.db import LazyTransaction
 from helpdesk.core.errors import Conflict, Forbidden, NotFound
 from helpdesk.requests.models import Request, RequestComment
 from tests.factories import (
@@ -64,6 +66,55 @@ def test_send_message_is_idempotent_by_client_id(db_session: Session) -> None:
             service.send_message(db_session, user, conversation.id, "c-same", "Hello again", utcnow())
     assert len(db_session.scalars(select(Message).where(Message.conversation_id == conversation.id)).all()) == count
     assert first.seq >= 1
+
+
+def _session_let_go(session: Session) -> None:
+    """What the edge starts an event with: committed, and no session in the context."""
+    session.commit()
+    db.session.remove()
+
+
+def test_a_plain_message_is_written_on_the_edges_writer_and_makes_no_session(app_context: None,
+                                                                            db_session: Session) -> None:
+    user = practice_user(make_practice(db_session))
+    conversation_id = make_conversation(db_session, user).id
+    _session_let_go(db_session)
+    with LazyTransaction() as writer:
+        sent = service.send_message(db.session, user, conversation_id, "c-plain", "Hello", utcnow(), writer)
+        assert writer.begun and not db.session.registry.has()
+        writer.commit()
+    stored = db.session.scalars(select(Message).where(Message.client_id == "c-plain")).one()
+    assert (stored.id, stored.seq, stored.body, stored.author_type) == (sent.message.id, sent.message.seq, "Hello",
+                                                                       "practice")
+    assert sent.created and sent.conversation_status == "waiting"
+
+
+def test_after_a_read_through_the_session_the_message_is_written_in_the_sessions_transaction(
+        app_context: None, db_session: Session) -> None:
+    practice = make_practice(db_session)
+    booking = make_booking(db_session, practice, "RVD-WR12", trait="collision")
+    user = practice_user(practice)
+    conversation_id = make_conversation(db_session, user).id
+    _session_let_go(db_session)
+    with LazyTransaction() as writer:
+        sent = service.send_message(db.session, user, conversation_id, "c-ref", f"Is {booking.reference} in?",
+                                    utcnow(), writer)
+        assert not writer.begun and db.session().in_transaction()  # the booking lookup began the session's
+    assert sent.message.data["booking_references"] == ["RVD-WR12"]
+    db.session.rollback()
+    assert db.session.scalar(select(Message.id).where(Message.client_id == "c-ref")) is None  # it was the session's
+
+
+def test_a_refused_message_lets_the_writer_go_before_the_session_reads_why(app_context: None,
+                                                                           db_session: Session) -> None:
+    user = practice_user(make_practice(db_session))
+    conversation = make_conversation(db_session, user, closed=True)
+    conversation_id = conversation.id
+    _session_let_go(db_session)
+    with LazyTransaction() as writer:
+        with pytest.raises(Conflict):
+            service.send_message(db.session, user, conversation_id, "c-late", "Anyone?", utcnow(), writer)
+        assert not writer.begun
 
 
 def test_a_practice_user_cannot_write_into_another_practices_chat(db_session: Session) -> None:

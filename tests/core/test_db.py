@@ -3,26 +3,33 @@ what ``IN`` finds, UTC moments on SQLite."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
-from sqlalchemy import Connection, DateTime, bindparam, create_engine, insert, select, update
+from flask import Flask
+from sqlalchemy import Connection, DateTime, Engine, bindparam, create_engine, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from helpdesk.bookings.models import IngestedEvent, PracticeSettings
+from helpdesk.core import db
 from helpdesk.core.db import (
     SQLITE_AUTOCHECKPOINT_PAGES,
     SQLITE_BULK_AUTOCHECKPOINT_PAGES,
     DriverStatement,
+    LazyTransaction,
     UTCDateTime,
     any_of,
     checkpoint_rarely,
+    begun,
     insert_many,
     make_engine,
 )
+from tests.conftest import migrate
 from tests.factories import make_practice
 
 MOMENT = datetime(2026, 3, 29, 0, 59, 59, 123456, tzinfo=timezone(timedelta(hours=-5)))
@@ -203,3 +210,73 @@ def test_a_bulk_write_checkpoints_rarely_and_only_its_own_transaction(tmp_path: 
             assert threshold(connection) == SQLITE_AUTOCHECKPOINT_PAGES
     finally:
         engine.dispose()
+
+
+def _stored_ids(engine: Engine, ids: list[str]) -> list[str]:
+    with engine.connect() as connection:
+        return sorted(connection.scalars(select(_EVENTS.c.id).where(_EVENTS.c.id.in_(ids))))
+
+
+def test_a_lazy_transaction_begins_at_its_first_statement_and_keeps_only_what_it_commits(
+        app: Flask, app_context: None) -> None:
+    """On the app's engine (a server's): its own pooled connection, given back when it closes."""
+    engine = db.get_engine(app)
+    kept, dropped, left = (f"lazy-{name}-{uuid4().hex[:8]}" for name in ("kept", "dropped", "left"))
+    try:
+        with LazyTransaction() as writer:
+            assert not writer.begun and engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+            _STORE_EVENT.first(writer.connection(), _event_row(kept, "P-lazy"))
+            assert writer.begun
+            writer.commit()
+            _STORE_EVENT.first(writer.connection(), _event_row(dropped, "P-lazy"))  # a second transaction
+            writer.rollback()
+            _STORE_EVENT.first(writer.connection(), _event_row(left, "P-lazy"))  # never committed
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert _stored_ids(engine, [kept, dropped, left]) == [kept]
+    finally:
+        with engine.begin() as connection:
+            connection.execute(_EVENTS.delete().where(_EVENTS.c.id.in_([kept, dropped, left])))
+
+
+def test_in_a_tests_rolled_back_transaction_a_lazy_transaction_is_a_savepoint(app_context: None,
+                                                                               db_session: Session) -> None:
+    with LazyTransaction() as writer:
+        _STORE_EVENT.first(writer.connection(), _event_row("in-savepoint", "P-lazy"))
+        writer.commit()
+    with LazyTransaction() as writer:
+        _STORE_EVENT.first(writer.connection(), _event_row("rolled-back", "P-lazy"))
+    found = db_session.scalars(select(_EVENTS.c.id).where(_EVENTS.c.id.in_(["in-savepoint", "rolled-back"]))).all()
+    assert found == ["in-savepoint"]  # and the test's own rollback takes it away
+
+
+def test_sqlite_has_one_writer_so_a_session_begins_only_once_a_lazy_transaction_has_let_go(
+        tmp_path: Path) -> None:
+    """Why ``chat.service._store`` rolls its writer back before the session reads why a message was
+    refused: every transaction begins ``BEGIN IMMEDIATE``, and a second one would wait the busy
+    timeout (30 s on the server, holding up every green thread)."""
+    url = f"sqlite:///{tmp_path / 'writers.db'}"
+    migrate(url)
+    app = Flask(__name__)
+    app.extensions["db_bind"] = engine = make_engine(url)
+    try:
+        with app.app_context(), LazyTransaction() as writer:
+            _STORE_EVENT.first(writer.connection(), _event_row("first", "P-lazy"))
+            other = sqlite3.connect(tmp_path / "writers.db", timeout=0.05, isolation_level=None)
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+            writer.rollback()
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("ROLLBACK")
+            other.close()
+    finally:
+        engine.dispose()
+
+
+def test_asking_whether_the_contexts_session_has_begun_makes_no_session(app_context: None,
+                                                                         db_session: Session) -> None:
+    db.session.remove()
+    assert not begun(db.session) and not db.session.registry.has()
+    db.session.add(IngestedEvent(**_event_row("pending", "P-lazy")))
+    assert begun(db.session) and begun(db.session())  # pending, not yet flushed
+    db.session.rollback()
+    assert not begun(db.session)
