@@ -1,4 +1,5 @@
-"""The WebSocket unmasking ``wsgi.py`` installs in eventlet, against RFC 6455's definition."""
+"""The WebSocket unmasking ``wsgi.py`` installs in eventlet, against RFC 6455's definition; the
+server packet's binary check against python-socketio's own."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import random
 
 import pytest
 
-from helpdesk.core.sockets import apply_websocket_mask
+from socketio.packet import Packet
+
+from helpdesk.core.sockets import GuardedPacket, apply_websocket_mask
 
 
 def byte_by_byte(data: bytes, mask: tuple[int, ...], offset: int = 0) -> bytes:
@@ -37,3 +40,13 @@ def test_a_payload_read_in_pieces_continues_the_key_where_the_last_piece_ended()
         pieces.append(apply_websocket_mask(piece, mask, length=len(piece), offset=start))
         start += size
     assert b"".join(pieces) == payload
+
+
+@pytest.mark.parametrize("data", [
+    None, "text", 7, b"raw", bytearray(b"x"), [], {}, ["message", {"id": 1, "data": {}, "author": {"name": "Pat"}}],
+    ["message", {"deep": [[{"k": [1, 2, {"z": b"!"}]}]]}], [[[[]]], {"a": {"b": {"c": None}}}], {"k": [bytearray()]},
+])
+def test_the_binary_check_answers_as_python_socketios_own(data: object) -> None:
+    assert GuardedPacket.data_is_binary(data) is Packet.data_is_binary(data)
+    packet = GuardedPacket(data=["event", data])
+    assert packet.packet_type == (5 if Packet.data_is_binary(data) else 2)  # BINARY_EVENT, or EVENT
