@@ -31,7 +31,7 @@ from helpdesk.core.agents import Agent
 from helpdesk.core.auth import PracticeUser
 from helpdesk.core.canned import find_canned_reply
 from helpdesk.core.clock import elapsed_seconds
-from helpdesk.core.db import DriverStatement, LazyTransaction, begun
+from helpdesk.core.db import DriverConnection, DriverStatement, LazyTransaction, begun
 from helpdesk.core.errors import (
     Conflict,
     Forbidden,
@@ -151,7 +151,7 @@ def _store(session: Session | scoped_session[Session], conversation_id: int, now
     ``writer`` has been rolled back, so the session may read why.
     """
     author_type, author_id, author_name = author
-    on: Session | scoped_session[Session] | Connection
+    on: Session | scoped_session[Session] | Connection | DriverConnection
     if writer is not None and not begun(session):
         on = writer.connection()
     else:

@@ -8,7 +8,7 @@ begins with ``BEGIN IMMEDIATE`` so a writer takes the lock up front instead of f
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +35,7 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BEGIN = "BEGIN IMMEDIATE"  # every transaction takes the write lock up front
 # WAL pages after which a commit checkpoints: SQLite's own default, and more for a bulk write
 # (``checkpoint_rarely``).
 SQLITE_AUTOCHECKPOINT_PAGES = 1_000
@@ -181,15 +182,31 @@ def _bulk_insert(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _B
     return _BULK_INSERTS[key]
 
 
-def _as_sqlalchemy_error(connection: Connection, sql: str, exc: Exception) -> DBAPIError:
-    """A driver's error, for SQL sent straight to it, as SQLAlchemy would have raised it: an
-    IntegrityError for a repeated key; an OperationalError, with the connection invalidated, when
-    the server is gone (the 503 handler's)."""
-    gone = connection.dialect.is_disconnect(exc, connection.connection.dbapi_connection, None)
-    if gone:
-        connection.invalidate(exc)
-    return DBAPIError.instance(sql, None, exc, connection.dialect.loaded_dbapi.Error, connection_invalidated=gone,
-                               dialect=connection.dialect)
+class DriverConnection:
+    """A driver connection as the statements sent straight to it need it: the dialect, the
+    connection, and how to throw it away when the server is gone. For a pooled connection taken
+    without a Core ``Connection`` around it (``LazyTransaction``), or one taken from a ``Connection``."""
+
+    __slots__ = ("dialect", "dbapi_connection", "invalidate")
+
+    def __init__(self, dialect: Dialect, dbapi_connection: Any, invalidate: Callable[[BaseException], None]) -> None:
+        self.dialect = dialect
+        self.dbapi_connection = dbapi_connection
+        self.invalidate = invalidate
+
+    @classmethod
+    def of(cls, connection: Connection) -> DriverConnection:
+        return cls(connection.dialect, connection.connection.dbapi_connection, connection.invalidate)
+
+    def error(self, sql: str, exc: Exception) -> DBAPIError:
+        """A driver's error, for SQL sent straight to it, as SQLAlchemy would have raised it: an
+        IntegrityError for a repeated key; an OperationalError, with the connection invalidated,
+        when the server is gone (the 503 handler's)."""
+        gone = self.dialect.is_disconnect(exc, self.dbapi_connection, None)
+        if gone:
+            self.invalidate(exc)
+        return DBAPIError.instance(sql, None, exc, self.dialect.loaded_dbapi.Error, connection_invalidated=gone,
+                                   dialect=self.dialect)
 
 
 def _copy_rows(connection: Connection, bulk: _BulkInsert, rows: list[tuple[Any, ...]]) -> None:
@@ -199,7 +216,7 @@ def _copy_rows(connection: Connection, bulk: _BulkInsert, rows: list[tuple[Any, 
             for row in rows:
                 copy.write_row(row)
     except connection.dialect.loaded_dbapi.Error as exc:
-        raise _as_sqlalchemy_error(connection, bulk.sql, exc) from exc
+        raise DriverConnection.of(connection).error(bulk.sql, exc) from exc
 
 
 @dataclass(frozen=True)
@@ -250,65 +267,90 @@ class DriverStatement:
             self._by_dialect[key] = found
         return found
 
-    def first(self, on: Session | scoped_session[Session] | Connection, params: Mapping[str, Any]) -> Any:
+    def first(self, on: Session | scoped_session[Session] | Connection | DriverConnection,
+              params: Mapping[str, Any]) -> Any:
         """The first row the statement returns (``None`` if none), run in the session's transaction
         or on a connection's (a :class:`LazyTransaction`'s)."""
-        connection = on if isinstance(on, Connection) else on.connection()
-        driver = self._compiled(connection.dialect)
+        if not isinstance(on, DriverConnection):
+            on = DriverConnection.of(on if isinstance(on, Connection) else on.connection())
+        driver = self._compiled(on.dialect)
         values = [params[name] if default is _REQUIRED else params.get(name, default)
                   for name, default in zip(driver.names, driver.values)]
         values = [value if process is None else process(value) for value, process in zip(values, driver.processors)]
         bound: Any = tuple(values) if driver.positional else dict(zip(driver.names, values))
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = on.dbapi_connection.cursor()
         try:
             cursor.execute(driver.sql, bound)
             return cursor.fetchone()
-        except connection.dialect.loaded_dbapi.Error as exc:
-            raise _as_sqlalchemy_error(connection, driver.sql, exc) from exc
+        except on.dialect.loaded_dbapi.Error as exc:
+            raise on.error(driver.sql, exc) from exc
         finally:
             cursor.close()
 
 
 class LazyTransaction:
     """A transaction of its own on a pooled connection, begun at its first statement: for the
-    writes of a hot path (a chat message) whose session has begun nothing, without the ORM
-    session's bookkeeping (its begin, commit and close were about 80 of the 350 µs a message took
-    in process; docs/PERFORMANCE.md).
+    writes of a hot path (a chat message) whose session has begun nothing. Neither the ORM
+    session's bookkeeping nor a Core ``Connection``: making, beginning, committing and closing
+    those were about 150 of the 350 µs a message took in process (docs/PERFORMANCE.md).
 
-    It binds where the app's sessions bind: the engine, or in tests the connection of the
-    transaction a test rolls back, where it takes a savepoint. SQLite has one writer and every
-    transaction begins ``BEGIN IMMEDIATE``: while this one holds the lock the session must not
-    begin one of its own, so whoever reads through the session after a write here commits or
-    rolls this back first. Close it in a ``with`` block.
+    On the driver's connection it begins as the engine's transactions do (``BEGIN IMMEDIATE`` on
+    SQLite; PostgreSQL's driver begins at the first statement), and its driver's errors are
+    raised as SQLAlchemy's. Where the app's sessions bind to a connection (a test's transaction
+    that is rolled back) it takes a savepoint on it. SQLite has one writer: while this holds the
+    lock the session must not begin a transaction of its own, so whoever reads through the
+    session after a write here commits or rolls this back first. Close it in a ``with`` block.
     """
 
     def __init__(self) -> None:
-        self._connection: Connection | None = None
-        self._transaction: Any = None
-        self._borrowed = False
+        self._pooled: Any = None  # the pool's connection, taken at the first statement
+        self._driver: DriverConnection | None = None
+        self._test_connection: Connection | None = None
+        self._savepoint: Any = None
+        self.begun = False
 
-    def connection(self) -> Connection:
-        if self._connection is None:
+    def connection(self) -> Connection | DriverConnection:
+        if self._driver is None and self._test_connection is None:
             bind = current_app.extensions["db_bind"]
-            self._borrowed = isinstance(bind, Connection)
-            self._connection = bind if self._borrowed else bind.connect()
-        if self._transaction is None:
-            self._transaction = self._connection.begin_nested() if self._borrowed else self._connection.begin()
-        return self._connection
+            if isinstance(bind, Connection):
+                self._test_connection = bind
+            else:
+                self._pooled = bind.raw_connection()
+                self._driver = DriverConnection(bind.dialect, self._pooled.dbapi_connection, self._pooled.invalidate)
+        if self._test_connection is not None:
+            if not self.begun:
+                self._savepoint, self.begun = self._test_connection.begin_nested(), True
+            return self._test_connection
+        assert self._driver is not None
+        if not self.begun:
+            if self._driver.dialect.name == "sqlite":  # PostgreSQL's driver begins at the first statement
+                self._on_driver(SQLITE_BEGIN, self._driver.dbapi_connection.execute, SQLITE_BEGIN)
+            self.begun = True
+        return self._driver
 
-    @property
-    def begun(self) -> bool:
-        return self._transaction is not None
+    def _on_driver(self, sql: str, step: Callable[..., Any], *args: Any) -> None:
+        """``step(*args)``, its driver error raised as SQLAlchemy's (``sql`` names what failed)."""
+        assert self._driver is not None
+        try:
+            step(*args)
+        except self._driver.dialect.loaded_dbapi.Error as exc:
+            raise self._driver.error(sql, exc) from exc
+
+    def _end(self, how: str) -> None:
+        if not self.begun:
+            return
+        self.begun = False
+        if self._savepoint is not None:
+            savepoint, self._savepoint = self._savepoint, None
+            getattr(savepoint, how)()
+        elif self._pooled.is_valid:  # not thrown away when the server went
+            self._on_driver(how.upper(), getattr(self._pooled.dbapi_connection, how))
 
     def commit(self) -> None:
-        if self._transaction is not None:
-            transaction, self._transaction = self._transaction, None
-            transaction.commit()
+        self._end("commit")
 
     def rollback(self) -> None:
-        if self._transaction is not None:
-            transaction, self._transaction = self._transaction, None
-            transaction.rollback()
+        self._end("rollback")
 
     def __enter__(self) -> LazyTransaction:
         return self
@@ -317,9 +359,9 @@ class LazyTransaction:
         try:
             self.rollback()
         finally:
-            if self._connection is not None and not self._borrowed:
-                self._connection.close()
-            self._connection = None
+            if self._pooled is not None:
+                self._pooled.close()  # back to the pool
+            self._pooled = self._driver = self._test_connection = None
 
 
 def begun(on: Session | scoped_session[Session]) -> bool:
@@ -413,7 +455,7 @@ def _tune_sqlite(engine: Engine) -> None:
     def _on_begin(connection: Any) -> None:
         # Straight to the driver: every chat message begins a transaction, and going through
         # exec_driver_sql cost about a tenth of the message's time (bench/chat.py node).
-        connection.connection.dbapi_connection.execute("BEGIN IMMEDIATE")
+        connection.connection.dbapi_connection.execute(SQLITE_BEGIN)
 
 
 def init_app(app: Flask) -> None:

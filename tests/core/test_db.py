@@ -172,20 +172,32 @@ def test_a_driver_statements_repeated_key_is_sqlalchemys_integrity_error(db_sess
     assert db_session.scalars(select(_EVENTS.c.id).where(_EVENTS.c.id == "once")).all() == ["once"]
 
 
-def test_copy_on_a_connection_the_server_dropped_is_a_503s_operational_error(database_url: str) -> None:
-    """COPY runs on the driver's connection: a server gone mid-request must still reach the 503
-    handler as SQLAlchemy's OperationalError, with the pooled connection thrown away."""
+def test_sql_sent_straight_to_a_connection_the_server_dropped_is_a_503s_operational_error(database_url: str) -> None:
+    """COPY and a lazy transaction's statements run on the driver's connection: a server gone
+    mid-request must still reach the 503 handler as SQLAlchemy's OperationalError, with the
+    pooled connection thrown away (and the lazy transaction's end must not hide it)."""
     if not database_url.startswith("postgresql"):
-        pytest.skip("COPY is PostgreSQL's; SQLite's rows go through the driver's executemany")
+        pytest.skip("a server to lose is PostgreSQL's (SQLite runs in the process)")
     engine = create_engine(database_url)
+    app = Flask(__name__)
+    app.extensions["db_bind"] = engine
+
+    def terminate(backend: int) -> None:
+        with engine.connect() as other:
+            other.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+
     try:
         with Session(engine) as session:
-            backend = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-            with engine.connect() as other:
-                other.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+            terminate(session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
             with pytest.raises(OperationalError) as raised:
                 insert_many(session, IngestedEvent.__table__, [_event_row("never", "nowhere")])
             assert raised.value.connection_invalidated
+        with app.app_context(), pytest.raises(OperationalError) as raised:
+            with LazyTransaction() as writer:
+                driver = writer.connection()
+                terminate(driver.dbapi_connection.execute("SELECT pg_backend_pid()").fetchone()[0])  # type: ignore[union-attr]
+                _STORE_EVENT.first(driver, _event_row("never", "nowhere"))
+        assert raised.value.connection_invalidated and engine.pool.checkedout() == 0  # type: ignore[attr-defined]
     finally:
         engine.dispose()
 
