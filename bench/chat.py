@@ -5,6 +5,7 @@
     .venv/bin/python bench/chat.py throughput --conversations 100 --rate 500 --seconds 20
     .venv/bin/python bench/chat.py idle --clients 2000 --hold 60
     .venv/bin/python bench/chat.py node --messages 2000 --rounds 3
+    .venv/bin/python bench/chat.py store --messages 3000 --rounds 3                 # in process, no sockets
     .venv/bin/python bench/chat.py throughput --rate 700 --profile /tmp/chat.txt   # py-spy of the server meanwhile
 
 latency     one conversation, one message at a time: send_message -> acknowledgement, measured on
@@ -24,6 +25,9 @@ node        our send_message -> acknowledgement against the same round trip on a
 --profile F  (throughput) samples the server with py-spy (``pip install py-spy``) while the
             messages flow, into F as raw collapsed stacks (``-f raw``: one stack per line and its count).
             Sampling slows the server a little: take the run's figures from a run without it.
+store       in process, no sockets: one practice message stored and committed as the Socket.IO
+            edge does it (a LazyTransaction, no ORM session), through the ORM session, and as
+            the same two statements and COMMIT through Python's sqlite3; medians, alternated.
 idle        N connected, idle Socket.IO clients (raw Engine.IO v4 over WebSocket, answering the
             server's heartbeats) held for a while; the server process's resident memory.
 
@@ -41,6 +45,7 @@ import re
 import selectors
 import shutil
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -520,9 +525,80 @@ def idle(args: argparse.Namespace) -> dict[str, Any]:
         world.close()
 
 
+def store(args: argparse.Namespace) -> dict[str, Any]:
+    """In process, one practice message stored and committed, three ways alternated: as the
+    Socket.IO edge stores it (``chat.events._store_message``: a ``LazyTransaction``, no ORM
+    session), the same verb through the ORM session, and the same two statements and COMMIT
+    through Python's ``sqlite3`` (the floor)."""
+    from chat import service
+    from chat.models import Conversation
+    from helpdesk import create_app
+    from helpdesk.core import db
+    from helpdesk.core.auth import PracticeUser
+    from helpdesk.core.clock import utcnow
+    from helpdesk.core.db import LazyTransaction
+    from tests.conftest import TEST_SECRETS
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
+    url = f"sqlite:///{tmp / 'store.db'}"
+    command.upgrade(alembic_config(url), "head")
+    app = create_app({"DATABASE_URL": url, "ASYNC_MODE": "threading", "SOCKETIO_MESSAGE_QUEUE": None, **TEST_SECRETS})
+    user = PracticeUser(user_id="u", practice_id="P-store", name="Pat", email="pat@practice.test")
+    with app.app_context():
+        conversation = Conversation(practice_id="P-store", requester_id="u", requester_name="Pat",
+                                    requester_email="pat@practice.test", status="active", created_at=utcnow(), last_seq=0)
+        db.session.add(conversation)
+        db.session.commit()
+        conversation_id = conversation.id
+    floor = sqlite3.connect(tmp / "store.db", isolation_level=None)
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+        floor.execute(f"PRAGMA {pragma}")
+
+    def edge(client_id: str) -> None:
+        with app.app_context():
+            with LazyTransaction() as writer:
+                service.send_message(db.session, user, conversation_id, client_id, "a message", utcnow(), writer)
+                writer.commit()
+
+    def session(client_id: str) -> None:
+        with app.app_context():
+            service.send_message(db.session(), user, conversation_id, client_id, "a message", utcnow())
+            db.session.commit()
+
+    def sqlite(client_id: str) -> None:
+        now = utcnow().isoformat(" ")
+        floor.execute("BEGIN IMMEDIATE")
+        (seq,) = floor.execute("UPDATE chat_conversations SET last_seq = last_seq + 1, last_message_at = ?,"
+                               " practice_read_seq = last_seq + 1 WHERE id = ? AND practice_id = ? AND status != 'closed'"
+                               " AND requester_id = ? RETURNING last_seq", (now, conversation_id, "P-store", "u")).fetchone()
+        floor.execute("INSERT INTO chat_messages (conversation_id, seq, client_id, kind, author_type, author_id,"
+                      " author_name, body, data, created_at) VALUES (?, ?, ?, 'text', 'practice', 'u', 'Pat', ?, '{}', ?)"
+                      " RETURNING id", (conversation_id, seq, client_id, "a message", now)).fetchone()
+        floor.execute("COMMIT")
+
+    medians: dict[str, list[float]] = {"edge": [], "session": [], "sqlite": []}
+    ways = {"edge": edge, "session": session, "sqlite": sqlite}
+    try:
+        for round_number in range(args.rounds):
+            for name, way in ways.items():
+                times = []
+                for i in range(args.messages):
+                    started = time.perf_counter()
+                    way(f"{name}-{round_number}-{i}")
+                    times.append((time.perf_counter() - started) * 1e6)
+                medians[name].append(round(statistics.median(times), 1))
+                print(f"store    {name:8} round {round_number + 1}: median {medians[name][-1]:7.1f} µs "
+                      f"({args.messages} messages)", flush=True)
+    finally:
+        floor.close()
+        db.get_engine(app).dispose()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"medians_us": medians, "messages": args.messages}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenario", nargs="?", default="all", choices=["all", "latency", "throughput", "idle", "node"])
+    parser.add_argument("scenario", nargs="?", default="all", choices=["all", "latency", "throughput", "idle", "node", "store"])
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--conversations", type=int, default=100)
     parser.add_argument("--rate", type=float, default=500)
@@ -546,6 +622,8 @@ def main() -> None:
         results["idle"] = idle(args)
     if args.scenario == "node":
         results["node"] = node(args)
+    if args.scenario == "store":
+        results["store"] = store(args)
     print(json.dumps({"load_after": load(), **results}))
 
 
