@@ -32,7 +32,6 @@ from chat import queries, service
 from chat.models import Conversation, Message
 from helpdesk.bookings import ingest
 from helpdesk.core import db
-from helpdesk.core.db import LazyTransaction
 from helpdesk.core.agents import Agent
 from helpdesk.core.audit import AuditAction, record_audit
 from helpdesk.core.auth import PracticeUser, authenticate_socket, session_ended
@@ -369,13 +368,13 @@ def _start_refresher(app: Flask) -> None:
 # --- both sides -------------------------------------------------------------------------------
 
 def _store_message(conversation_id: int, client_id: Any,
-                   store: Callable[[LazyTransaction], service.Sent]) -> tuple[dict[str, Any], service.Sent]:
+                   store: Callable[[db.LazyTransaction], service.Sent]) -> tuple[dict[str, Any], service.Sent]:
     """Store one message (idempotent by ``client_id``), commit, then emit it and acknowledge.
 
     ``store`` writes on the session's transaction, or on the writer's when the session has begun
     none (a practice's plain message: no ORM session transaction at all); whichever holds it is
     committed."""
-    with LazyTransaction() as writer:
+    with db.LazyTransaction() as writer:
         try:
             sent = store(writer)
         except IntegrityError:  # this client_id is already stored: answer with the original

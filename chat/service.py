@@ -136,9 +136,10 @@ def _stored_record(message_id: int, row: dict[str, Any]) -> Message:
 _NEW_MESSAGE = Message.__mapper__.class_manager.new_instance
 
 
-def _store(session: Session | scoped_session[Session], conversation_id: int, now: datetime, *, kind: str, author: tuple[str, str | None, str],
-           body: str, data: dict[str, Any] | None = None, client_id: str | None = None,
-           writer: LazyTransaction | None = None, guard: str = "none", **guard_params: Any) -> tuple[Message, str] | None:
+def _store(session: Session | scoped_session[Session], conversation_id: int, now: datetime, *, kind: str,
+           author: tuple[str, str | None, str], body: str, data: dict[str, Any] | None = None,
+           client_id: str | None = None, writer: LazyTransaction | None = None, guard: str = "none",
+           **guard_params: Any) -> tuple[Message, str] | None:
     """Store a message with the conversation's next seq, if the conversation passes ``guard``.
 
     One UPDATE ... RETURNING allocates the seq (on PostgreSQL concurrent writers queue on the row
@@ -226,8 +227,8 @@ def _expand_canned(session: Session, body: str) -> tuple[str, dict[str, Any]]:
     return body, {}
 
 
-def send_message(session: Session | scoped_session[Session], actor: Actor, conversation_id: Any, client_id: Any, body: Any,
-                 now: datetime, writer: LazyTransaction | None = None) -> Sent:
+def send_message(session: Session | scoped_session[Session], actor: Actor, conversation_id: Any, client_id: Any,
+                 body: Any, now: datetime, writer: LazyTransaction | None = None) -> Sent:
     """Store a text message once per ``client_id``.
 
     ``session`` may be the context's ``db.session``, made only when a read needs it; given
