@@ -125,15 +125,15 @@ _MESSAGE_COLUMNS = ("conversation_id", "seq", "client_id", "kind", "author_type"
 _MESSAGE_INSERT = DriverStatement(insert(Message.__table__).returning(Message.__table__.c.id), _MESSAGE_COLUMNS)
 
 
+_NEW_MESSAGE = Message.__mapper__.class_manager.new_instance
+
+
 def _stored_record(message_id: int, row: dict[str, Any]) -> Message:
     """A transient ``Message`` holding what was stored, its values set as loaded ones (the
     constructor's attribute events were a twentieth of a message's time in process)."""
     message = _NEW_MESSAGE()
     message.__dict__.update(row, id=message_id)
     return message
-
-
-_NEW_MESSAGE = Message.__mapper__.class_manager.new_instance
 
 
 def _store(session: Session | scoped_session[Session], conversation_id: int, now: datetime, *, kind: str,
