@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import json
 import random
-import time
 from typing import Any
 
 import pytest
@@ -23,6 +22,7 @@ from helpdesk.bookings.models import (
     Practice,
     PracticeSettings,
 )
+from helpdesk.core.clock import frozen_at, unix_now, utcnow
 from tests.helpdesk.factories import (
     INGEST_PATH,
     alert_sent,
@@ -129,11 +129,22 @@ def test_body_changed_after_signing_is_refused(client: FlaskClient, app: Flask) 
     assert _post(client, tampered, headers).status_code == 401
 
 
+def _signed_at_skew(client: FlaskClient, app: Flask, skew: int) -> Any:
+    """Sign ``skew`` seconds from a clock held on a whole second, so the edge of the window is exact."""
+    with frozen_at(utcnow().replace(microsecond=0)):
+        return signed_post(client, [practice_upserted()], app.config["INGEST_SECRET"], timestamp=int(unix_now()) + skew)
+
+
 @pytest.mark.parametrize("skew", [-301, 301, -3600])
 def test_stale_or_future_timestamp_is_refused(client: FlaskClient, app: Flask, skew: int) -> None:
-    response = signed_post(client, [practice_upserted()], app.config["INGEST_SECRET"], timestamp=int(time.time()) + skew)
+    response = _signed_at_skew(client, app, skew)
     assert response.status_code == 401
     assert response.get_json()["error"]["code"] == "stale_timestamp"
+
+
+@pytest.mark.parametrize("skew", [-300, 300])
+def test_timestamp_at_the_edge_of_the_window_is_accepted(client: FlaskClient, app: Flask, skew: int) -> None:
+    assert _signed_at_skew(client, app, skew).status_code == 200
 
 
 def test_timestamp_must_be_unix_seconds(client: FlaskClient, app: Flask) -> None:
