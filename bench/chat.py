@@ -66,7 +66,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 from helpdesk.core.agents import create_agent  # noqa: E402
 from helpdesk.core.cli import alembic_config  # noqa: E402
 from helpdesk.core.db import make_engine  # noqa: E402
-from tests.chat.conftest import ChatServer, free_port, widget_token  # noqa: E402
+from tests.chat.conftest import START_TIMEOUT, ChatServer, free_port, widget_token  # noqa: E402
 
 NS = "/chat"
 
@@ -106,6 +106,8 @@ class World:
     """A fresh database, agents, and a server process on it."""
 
     nice: int | None = None  # --server-nice: the server's scheduling priority (root only for < 0)
+    async_mode = "eventlet"  # --async-mode: the server's green threads
+    callgrind: str | None = None  # --callgrind: the server runs under valgrind, its counts into this prefix
 
     def __init__(self, agents: int = 1, **env: str) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="bench-chat-"))
@@ -118,7 +120,10 @@ class World:
         engine.dispose()
         # The benchmark's practices send faster than anyone types: lift the per-connection limit.
         env.setdefault("HELPDESK_CHAT_MESSAGES_PER_SECOND", "0")
-        self.server = ChatServer(self.url, self.tmp, **env).start()
+        launcher = ("valgrind", "--tool=callgrind", "--instr-atstart=no",
+                    f"--callgrind-out-file={World.callgrind}.%p") if World.callgrind else ()
+        self.server = ChatServer(self.url, self.tmp, World.async_mode, launcher=launcher,
+                                 start_timeout=900 if launcher else START_TIMEOUT, **env).start()
         if World.nice is not None:
             os.setpriority(os.PRIO_PROCESS, self.server.process.pid, World.nice)  # type: ignore[union-attr]
 
@@ -331,6 +336,21 @@ def start_profiler(pid: int, out: str) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+def callgrind_counting(pid: int, on: bool) -> None:
+    """Switch the server's instruction counting on or off (``valgrind --instr-atstart=no``)."""
+    subprocess.run(["callgrind_control", "--instr=" + ("on" if on else "off"), str(pid)], check=True,
+                   stdout=subprocess.DEVNULL)
+
+
+def callgrind_instructions(pid: int) -> int:
+    """What the server executed while counting was on: its profile dumped now, the totals added up."""
+    subprocess.run(["callgrind_control", "--dump", str(pid)], check=True, stdout=subprocess.DEVNULL)
+    total = 0
+    for dump in Path(str(World.callgrind)).parent.glob(f"{Path(str(World.callgrind)).name}.{pid}*"):
+        total += sum(int(line.split()[1]) for line in dump.read_text().splitlines() if line.startswith("totals:"))
+    return total
+
+
 def stop_profiler(profiler: subprocess.Popen[bytes], out: str, top: int = 30) -> None:
     """Stop py-spy and print the functions the server spent the most samples in (inclusive)."""
     profiler.send_signal(signal.SIGINT)  # py-spy writes what it sampled when interrupted
@@ -400,6 +420,8 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
         server_cpu, own_cpu = cpu_seconds(server_pid), time.process_time()
         server_waited = runqueue_wait_seconds(server_pid)
         profiler = start_profiler(server_pid, args.profile) if args.profile else None
+        if World.callgrind:
+            callgrind_counting(server_pid, True)
         started = time.perf_counter()
         i = 0
         deadline = started + args.seconds + 30
@@ -432,6 +454,11 @@ def throughput(args: argparse.Namespace) -> dict[str, Any]:
         finished = max([*delivered.values(), *acked.values()]) - started
         if profiler:
             stop_profiler(profiler, args.profile)
+        if World.callgrind:
+            callgrind_counting(server_pid, False)
+            instructions = callgrind_instructions(server_pid)
+            print(f"throughput  callgrind: the server executed {instructions / 1e9:.3f} G instructions, "
+                  f"{instructions / max(len(delivered), 1) / 1e3:.0f} k a message delivered", flush=True)
         server_cpu, own_cpu = cpu_seconds(server_pid) - server_cpu, time.process_time() - own_cpu
         server_waited = runqueue_wait_seconds(server_pid) - server_waited
         latencies = [(delivered[c] - sent_at[c]) * 1000 for c in delivered]
@@ -609,9 +636,14 @@ def main() -> None:
     parser.add_argument("--profile", default=None, help="throughput: py-spy the server into this file (raw stacks)")
     parser.add_argument("--server-nice", type=int, default=None,
                         help="renice the server process (e.g. -10): on a shared machine, keeps other work from preempting it")
+    parser.add_argument("--callgrind", default=None, metavar="PREFIX",
+                        help="throughput: run the server under valgrind's callgrind (at a low --rate: ~50x slower) and "
+                             "count its instructions a message, repeatable where CPU seconds are not; profiles go to PREFIX.PID")
+    parser.add_argument("--async-mode", default="eventlet", choices=("eventlet", "gevent"),
+                        help="the server's async mode (wsgi.py's HELPDESK_ASYNC_MODE)")
     args = parser.parse_args()
-    World.nice = args.server_nice
-    print(f"bench/chat.py {args.scenario}; cores {os.cpu_count()}; load {load()}"
+    World.nice, World.async_mode, World.callgrind = args.server_nice, args.async_mode, args.callgrind
+    print(f"bench/chat.py {args.scenario}; {args.async_mode}; cores {os.cpu_count()}; load {load()}"
           + (f"; server nice {args.server_nice}" if args.server_nice is not None else ""), flush=True)
     results: dict[str, Any] = {}
     if args.scenario in ("all", "latency"):

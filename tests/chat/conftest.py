@@ -50,7 +50,10 @@ class ChatServer:
     """``python wsgi.py`` in a subprocess: the production entry point, as deployed."""
 
     def __init__(self, database_url: str, instance_dir: Path, mode: str = "eventlet",
-                 message_queue: str | None = None, **env: str) -> None:
+                 message_queue: str | None = None, launcher: tuple[str, ...] = (),
+                 start_timeout: float = START_TIMEOUT, **env: str) -> None:
+        """``launcher`` goes before the interpreter (bench/chat.py's ``valgrind ...``)."""
+        self.launcher, self.start_timeout = launcher, start_timeout
         self.database_url = database_url
         self.instance_dir = instance_dir
         self.mode = mode
@@ -80,8 +83,9 @@ class ChatServer:
         if self.message_queue:
             env["HELPDESK_SOCKETIO_MESSAGE_QUEUE"] = self.message_queue
         with self.log_path.open("ab") as log:  # the child keeps its own descriptor
-            self.process = subprocess.Popen([sys.executable, "wsgi.py"], cwd=ROOT, env=env, stdout=log, stderr=log)
-        deadline = time.monotonic() + START_TIMEOUT
+            self.process = subprocess.Popen([*self.launcher, sys.executable, "wsgi.py"], cwd=ROOT, env=env,
+                                            stdout=log, stderr=log)
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited: {self.log_path.read_text()[-3000:]}")
@@ -91,7 +95,7 @@ class ChatServer:
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"the server did not start in {START_TIMEOUT}s: {self.log_path.read_text()[-3000:]}")
+        raise RuntimeError(f"the server did not start in {self.start_timeout}s: {self.log_path.read_text()[-3000:]}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
