@@ -111,6 +111,20 @@ def check_depth(value: Any, max_depth: int = MAX_JSON_DEPTH, what: str = "the bo
     return value
 
 
+# One decoder for every body: json.loads with hooks builds a new one per call, which was about
+# half of decoding a chat message's packet.
+_DECODER = json.JSONDecoder(parse_float=_parse_float, parse_int=_parse_int, parse_constant=_bad_number)
+
+
+def _loads(source: bytes | str) -> Any:
+    """``json.loads(source)`` with the guard's number hooks, through :data:`_DECODER`."""
+    if isinstance(source, (bytes, bytearray)):
+        source = source.decode(json.detect_encoding(source), "surrogatepass")
+    elif source.startswith("\ufeff"):
+        raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", source, 0)
+    return _DECODER.decode(source)
+
+
 def _clean_source(body: bytes | str) -> str | None:
     """The body as text, if no string JSON parses out of it can hold a NUL or a lone surrogate.
 
@@ -136,8 +150,7 @@ def parse_json(body: bytes | str, allow_nul: bool = False) -> Any:
     ``allow_nul``: for Socket.IO payloads, whose text fields the chat cleans itself."""
     text = _clean_source(body)
     try:
-        value = json.loads(body if text is None else text,
-                           parse_float=_parse_float, parse_int=_parse_int, parse_constant=_bad_number)
+        value = _loads(body if text is None else text)
     except RecursionError as exc:
         raise BadInput("too_deep", f"the body is nested more than {MAX_JSON_DEPTH} levels deep") from exc
     except (ValueError, UnicodeDecodeError) as exc:

@@ -231,6 +231,7 @@ def test_a_small_chunked_body_is_read_whole(client: FlaskClient, app: Flask) -> 
     b'["\xed\xa0\xbd"]',                                   # a surrogate spelt in raw bytes
     '["\ud83d"]',                                          # ... in a str payload (Socket.IO)
     b'\xef\xbb\xbf["bom"]',                                # a UTF-8 byte-order mark
+    '\ufeff["bom"]',                                       # ... in a str, which json.loads refuses
     '["a", "b"]'.encode("utf-16"),                         # another encoding JSON accepts
     b'["C:\\\\users"]',                                    # an escaped backslash before a "u"
     b'"plain"', b"12",                                     # a scalar body
