@@ -1,9 +1,11 @@
 """The WebSocket unmasking ``wsgi.py`` installs in eventlet, against RFC 6455's definition; the
-server packet's binary check against python-socketio's own."""
+server packet's binary check against python-socketio's own, and its JSON against the stdlib's."""
 
 from __future__ import annotations
 
+import json
 import random
+from datetime import datetime, timezone
 
 import pytest
 
@@ -50,3 +52,22 @@ def test_the_binary_check_answers_as_python_socketios_own(data: object) -> None:
     assert GuardedPacket.data_is_binary(data) is Packet.data_is_binary(data)
     packet = GuardedPacket(data=["event", data])
     assert packet.packet_type == (5 if Packet.data_is_binary(data) else 2)  # BINARY_EVENT, or EVENT
+
+
+@pytest.mark.parametrize("data", [
+    ["message", {"id": 1, "body": "Zoë's 🦷 appointment", "data": {}, "author": {"name": "<b>Pat</b>"}}],
+    [{"message": {"seq": 2**63 - 1, "ratio": 0.1, "tiny": 1e-7, "none": None, "yes": True}}],
+    ["queue", {1: "an int key", "nested": [[], {}, [1, [2, [3]]]]}],
+    ["text", "a line\nand a tab\t, a quote \" and a backslash \\ and \u2028"],
+])
+def test_a_packet_the_server_sends_reads_back_as_the_stdlibs_would(data: object) -> None:
+    encoded = GuardedPacket(data=data, namespace="/chat", id=7).encode()
+    reference = Packet(data=data, namespace="/chat", id=7).encode()
+    assert isinstance(encoded, str)
+    assert encoded.split("[", 1)[0] == reference.split("[", 1)[0] == "2/chat,7"
+    assert json.loads(encoded[len("2/chat,7"):]) == json.loads(reference[len("2/chat,7"):])
+
+
+def test_a_moment_left_in_a_payload_is_sent_as_iso_8601_not_a_crash() -> None:
+    moment = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
+    assert GuardedPacket(data=["at", {"at": moment}]).encode() == '2["at",{"at":"2026-12-03T12:00:00+00:00"}]'
