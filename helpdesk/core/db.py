@@ -8,11 +8,13 @@ begins with ``BEGIN IMMEDIATE`` so a writer takes the lock up front instead of f
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from flask import Flask, Response, current_app, has_app_context
 from sqlalchemy import Boolean, DateTime, MetaData, Table, any_, bindparam, create_engine, event, insert
@@ -41,6 +43,9 @@ SQLITE_BEGIN = "BEGIN IMMEDIATE"  # every transaction takes the write lock up fr
 SQLITE_AUTOCHECKPOINT_PAGES = 1_000
 SQLITE_BULK_AUTOCHECKPOINT_PAGES = 20_000
 _BULK_CHECKPOINTS = "bulk_checkpoints"
+# SQLite engines only: the pooled connection the last LazyTransaction ended on, kept out of the pool
+# for the next one (see _take_writer).
+_IDLE_WRITERS: WeakKeyDictionary[Engine, list[Any]] = WeakKeyDictionary()
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -303,6 +308,7 @@ class LazyTransaction:
     """
 
     def __init__(self) -> None:
+        self._engine: Engine | None = None
         self._pooled: Any = None  # the pool's connection, taken at the first statement
         self._driver: DriverConnection | None = None
         self._test_connection: Connection | None = None
@@ -315,7 +321,7 @@ class LazyTransaction:
             if isinstance(bind, Connection):
                 self._test_connection = bind
             else:
-                self._pooled = bind.raw_connection()
+                self._engine, self._pooled = bind, _take_writer(bind)
                 self._driver = DriverConnection(bind.dialect, self._pooled.dbapi_connection, self._pooled.invalidate)
         if self._test_connection is not None:
             if not self.begun:
@@ -360,8 +366,31 @@ class LazyTransaction:
             self.rollback()
         finally:
             if self._pooled is not None:
-                self._pooled.close()  # back to the pool
-            self._pooled = self._driver = self._test_connection = None
+                _give_back_writer(self._engine, self._pooled)
+            self._engine = self._pooled = self._driver = self._test_connection = None
+
+
+def _take_writer(engine: Engine) -> Any:
+    """A pooled connection for a LazyTransaction: on SQLite the one the last ended on, if idle.
+
+    The pool's checkout and checkin (its queue, its events, the reset on return) were a tenth of
+    a chat message's Python time, twice what its two statements cost (bench/chat.py throughput
+    --callgrind); a LazyTransaction ends its own transaction, so nothing is left to reset. SQLite
+    has one writer and no server to lose, so a kept connection is never stale. PostgreSQL's always
+    come from the pool, whose pre-ping notices a server that went away."""
+    idle = _IDLE_WRITERS.get(engine)
+    if idle:
+        with contextlib.suppress(IndexError):  # another thread took it in between
+            return idle.pop()
+    return engine.raw_connection()
+
+
+def _give_back_writer(engine: Engine | None, pooled: Any) -> None:
+    idle = _IDLE_WRITERS.get(engine) if engine is not None else None
+    if idle is not None and not idle and pooled.is_valid:
+        idle.append(pooled)
+    else:
+        pooled.close()  # back to the pool
 
 
 def begun(on: Session | scoped_session[Session]) -> bool:
@@ -432,6 +461,14 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
 
 def _tune_sqlite(engine: Engine) -> None:
+    _IDLE_WRITERS[engine] = []
+
+    @event.listens_for(engine, "engine_disposed")
+    def _on_dispose(disposed: Engine) -> None:
+        for pooled in _IDLE_WRITERS.get(disposed, []):
+            pooled.invalidate()  # closed: its pool is gone, and a checkin would keep it open in there
+        _IDLE_WRITERS[disposed] = []
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin.

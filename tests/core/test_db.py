@@ -20,6 +20,7 @@ from helpdesk.core import db
 from helpdesk.core.db import (
     SQLITE_AUTOCHECKPOINT_PAGES,
     SQLITE_BULK_AUTOCHECKPOINT_PAGES,
+    DriverConnection,
     DriverStatement,
     LazyTransaction,
     UTCDateTime,
@@ -231,9 +232,12 @@ def _stored_ids(engine: Engine, ids: list[str]) -> list[str]:
 
 def test_a_lazy_transaction_begins_at_its_first_statement_and_keeps_only_what_it_commits(
         app: Flask, app_context: None) -> None:
-    """On the app's engine (a server's): its own pooled connection, given back when it closes."""
+    """On the app's engine (a server's): its own pooled connection, given back when it closes
+    (on SQLite kept aside for the next one)."""
     engine = db.get_engine(app)
+    engine.dispose()  # what earlier tests' writers kept aside goes back
     kept, dropped, left = (f"lazy-{name}-{uuid4().hex[:8]}" for name in ("kept", "dropped", "left"))
+    kept_aside = 1 if engine.dialect.name == "sqlite" else 0
     try:
         with LazyTransaction() as writer:
             assert not writer.begun and engine.pool.checkedout() == 0  # type: ignore[attr-defined]
@@ -243,11 +247,41 @@ def test_a_lazy_transaction_begins_at_its_first_statement_and_keeps_only_what_it
             _STORE_EVENT.first(writer.connection(), _event_row(dropped, "P-lazy"))  # a second transaction
             writer.rollback()
             _STORE_EVENT.first(writer.connection(), _event_row(left, "P-lazy"))  # never committed
-        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        assert engine.pool.checkedout() == kept_aside  # type: ignore[attr-defined]
         assert _stored_ids(engine, [kept, dropped, left]) == [kept]
     finally:
         with engine.begin() as connection:
             connection.execute(_EVENTS.delete().where(_EVENTS.c.id.in_([kept, dropped, left])))
+
+
+def test_on_sqlite_the_next_lazy_transaction_takes_the_connection_the_last_ended_on(tmp_path: Path) -> None:
+    """Not through the pool each time: its checkout and checkin cost twice the statements."""
+    url = f"sqlite:///{tmp_path / 'writer.db'}"
+    migrate(url)
+    app = Flask(__name__)
+    app.extensions["db_bind"] = engine = make_engine(url)
+    with app.app_context():
+        used = []
+        for event_id in ("first", "second"):
+            with LazyTransaction() as writer:
+                used.append(writer.connection().dbapi_connection)  # type: ignore[union-attr]
+                _STORE_EVENT.first(writer.connection(), _event_row(event_id, "P-lazy"))
+                writer.commit()
+        assert used[0] is used[1] and engine.pool.checkedout() == 1  # type: ignore[attr-defined]
+        with LazyTransaction() as writer:  # one the driver threw out is not kept
+            driver = writer.connection()
+            assert isinstance(driver, DriverConnection)
+            driver.invalidate(RuntimeError("thrown out"))
+        assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+        with LazyTransaction() as writer:
+            kept = writer.connection().dbapi_connection  # type: ignore[union-attr]
+            _STORE_EVENT.first(writer.connection(), _event_row("third", "P-lazy"))
+            writer.commit()
+    engine.dispose()  # closes the one kept aside
+    with pytest.raises(sqlite3.ProgrammingError):
+        kept.execute("SELECT 1")
+    assert _stored_ids(engine, ["first", "second", "third"]) == ["first", "second", "third"]
+    engine.dispose()
 
 
 def test_in_a_tests_rolled_back_transaction_a_lazy_transaction_is_a_savepoint(app_context: None,
