@@ -514,7 +514,8 @@ def init_app(app: Flask) -> None:
 
     @app.teardown_appcontext
     def _remove_session(_exc: BaseException | None) -> None:
-        session.remove()
+        if session.registry.has():  # most Socket.IO events never make one: nothing to clear
+            session.remove()
 
 
 def get_engine(app: Flask) -> Engine:
