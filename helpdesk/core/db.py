@@ -374,7 +374,7 @@ def _take_writer(engine: Engine) -> Any:
     """A pooled connection for a LazyTransaction: on SQLite the one the last ended on, if idle.
 
     The pool's checkout and checkin (its queue, its events, the reset on return) were a tenth of
-    a chat message's Python time, twice what its two statements cost (bench/chat.py throughput
+    a chat message's Python time, more than its two statements took (bench/chat.py throughput
     --callgrind); a LazyTransaction ends its own transaction, so nothing is left to reset. SQLite
     has one writer and no server to lose, so a kept connection is never stale. PostgreSQL's always
     come from the pool, whose pre-ping notices a server that went away."""
