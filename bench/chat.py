@@ -345,10 +345,9 @@ def callgrind_counting(pid: int, on: bool) -> None:
 def callgrind_instructions(pid: int) -> int:
     """What the server executed while counting was on: its profile dumped now, the totals added up."""
     subprocess.run(["callgrind_control", "--dump", str(pid)], check=True, stdout=subprocess.DEVNULL)
-    total = 0
-    for dump in Path(str(World.callgrind)).parent.glob(f"{Path(str(World.callgrind)).name}.{pid}*"):
-        total += sum(int(line.split()[1]) for line in dump.read_text().splitlines() if line.startswith("totals:"))
-    return total
+    prefix = Path(str(World.callgrind))
+    return sum(int(line.split()[1]) for dump in prefix.parent.glob(f"{prefix.name}.{pid}*")
+               for line in dump.read_text().splitlines() if line.startswith("totals:"))
 
 
 def stop_profiler(profiler: subprocess.Popen[bytes], out: str, top: int = 30) -> None:

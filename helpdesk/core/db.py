@@ -365,7 +365,7 @@ class LazyTransaction:
         try:
             self.rollback()
         finally:
-            if self._pooled is not None:
+            if self._engine is not None:  # set with the pooled connection
                 _give_back_writer(self._engine, self._pooled)
             self._engine = self._pooled = self._driver = self._test_connection = None
 
@@ -385,8 +385,8 @@ def _take_writer(engine: Engine) -> Any:
     return engine.raw_connection()
 
 
-def _give_back_writer(engine: Engine | None, pooled: Any) -> None:
-    idle = _IDLE_WRITERS.get(engine) if engine is not None else None
+def _give_back_writer(engine: Engine, pooled: Any) -> None:
+    idle = _IDLE_WRITERS.get(engine)
     if idle is not None and not idle and pooled.is_valid:
         idle.append(pooled)
     else:
