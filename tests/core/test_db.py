@@ -83,6 +83,7 @@ def test_nothing_to_insert_is_no_statement(db_session: Session) -> None:
     assert db_session.scalars(select(IngestedEvent.id)).all() == []
 
 
+
 @pytest.mark.parametrize("moment", [
     MOMENT,
     datetime(1900, 1, 1, tzinfo=timezone.utc),
@@ -99,6 +100,18 @@ def test_sqlite_moments_are_stored_as_sqlalchemys_own_text(moment: datetime) -> 
     assert fused(None) is None
     with pytest.raises(ValueError, match="naive"):
         fused(moment.replace(tzinfo=None))
+    read = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    assert read(fused(moment)) == moment and read(fused(moment)).tzinfo is timezone.utc
+    assert read(None) is None
+
+
+def test_sqlite_moments_read_back_from_any_text_sqlalchemy_parses() -> None:
+    """Text written without microseconds (or with a T) reads back as SQLAlchemy's parser reads it."""
+    dialect = sqlite.dialect()
+    read = UTCDateTime().dialect_impl(dialect).result_processor(dialect, None)
+    plain = DateTime().dialect_impl(dialect).result_processor(dialect, None)
+    for text in ("2026-11-26 09:30:00", "2026-11-26 09:30:00.000001", "2026-11-26T09:30:00.5"):
+        assert read(text) == plain(text).replace(tzinfo=timezone.utc)
 
 
 def test_any_of_finds_what_in_finds_and_keeps_each_statement_apart(db_session: Session) -> None:
