@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blinker import Namespace
@@ -326,10 +326,26 @@ def _keys_by_practice(keys: Iterable[tuple[str, str]]) -> Iterable[tuple[str, Se
 # they read plain columns of tables no ORM object of a batch is pending in, and the ORM's loading
 # of rows cost more than the reading.
 _KNOWN_EVENTS = select(IngestedEvent.id).where(any_of(IngestedEvent.id, "ids"))
-_BOOKING_STATES = select(
-    Booking.id, Booking.practice_id, Booking.reference, Booking.created_at, Booking.details_at,
-    Booking.appointment_at, Booking.email_status, Booking.diary_status, Booking.received_ways, Booking.cancelled_at,
-).where(Booking.practice_id == bindparam("practice_id"), any_of(Booking.reference, "references"))
+
+
+class _BookingState(NamedTuple):
+    """What a batch reads of a booking it touches, as a plain tuple: a SQLAlchemy row's attribute
+    costs a failed class lookup and its formatted AttributeError before it finds the column."""
+
+    id: int
+    practice_id: str
+    reference: str
+    created_at: datetime
+    details_at: datetime
+    appointment_at: datetime
+    email_status: str
+    diary_status: str
+    received_ways: int
+    cancelled_at: datetime | None
+
+
+_BOOKING_STATES = select(*(getattr(Booking, name) for name in _BookingState._fields)).where(
+    Booking.practice_id == bindparam("practice_id"), any_of(Booking.reference, "references"))
 _FACT_ROWS = select(
     BookingFact.practice_id, BookingFact.reference, BookingFact.channel, BookingFact.outcome,
     BookingFact.occurred_at, BookingFact.reason, BookingFact.recipient,
@@ -506,20 +522,24 @@ def _booking_columns(event: Event) -> dict[str, Any]:
     }
 
 
-def _booking_states(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Any]:
-    states: dict[tuple[str, str], Any] = {}
+def _booking_states(session: Session, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], _BookingState]:
+    states: dict[tuple[str, str], _BookingState] = {}
+    make = _BookingState._make
     for practice_id, chunk in _keys_by_practice(keys):
         rows = session.connection().execute(_BOOKING_STATES, {"practice_id": practice_id, "references": list(chunk)})
-        states.update({(r.practice_id, r.reference): r for r in rows})
+        for row in rows:
+            state = make(row)
+            states[(state.practice_id, state.reference)] = state
     return states
 
 
 def _load_facts(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], list[diagnosis.Fact]]:
     facts: dict[tuple[str, str], list[diagnosis.Fact]] = {}
     for practice_id, chunk in _keys_by_practice(keys):
-        for r in session.connection().execute(_FACT_ROWS, {"practice_id": practice_id, "references": list(chunk)}):
-            facts.setdefault((r.practice_id, r.reference), []).append(
-                diagnosis.Fact(r.channel, r.outcome, r.occurred_at, reason=r.reason, recipient=r.recipient)
+        rows = session.connection().execute(_FACT_ROWS, {"practice_id": practice_id, "references": list(chunk)})
+        for pid, reference, channel, outcome, occurred_at, reason, recipient in rows:  # tuples: see _BookingState
+            facts.setdefault((pid, reference), []).append(
+                diagnosis.Fact(channel, outcome, occurred_at, reason=reason, recipient=recipient)
             )
     return facts
 
@@ -538,7 +558,7 @@ class _Projector:
                 "received_ways": p.received_ways, "cancelled_at": p.cancelled_at}
 
 
-def _stored_statuses(row: Any) -> dict[str, Any]:
+def _stored_statuses(row: _BookingState) -> dict[str, Any]:
     return {"email_status": row.email_status, "diary_status": row.diary_status,
             "received_ways": row.received_ways, "cancelled_at": row.cancelled_at}
 
