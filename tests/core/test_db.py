@@ -84,6 +84,18 @@ def test_nothing_to_insert_is_no_statement(db_session: Session) -> None:
 
 
 
+@pytest.mark.parametrize("payload", [
+    {"text": "Zoë <b>\u2028", "n": [1, -(2**63), 2**63 - 1, 0.5, None, True], "nested": {"a": []}},
+    {"beyond 64 bits": 2**64},  # orjson refuses it: the stdlib writes it
+])
+def test_json_columns_read_back_what_was_stored(db_session: Session, payload: dict[str, object]) -> None:
+    practice = make_practice(db_session)
+    insert_many(db_session, IngestedEvent.__table__, [{**_event_row("json-driver", practice.id), "payload": payload}])
+    db_session.execute(insert(IngestedEvent.__table__), [{**_event_row("json-core", practice.id), "payload": payload}])
+    stored = db_session.scalars(select(IngestedEvent.payload).where(IngestedEvent.id.like("json-%"))).all()
+    assert stored == [payload, payload]
+
+
 @pytest.mark.parametrize("moment", [
     MOMENT,
     datetime(1900, 1, 1, tzinfo=timezone.utc),
