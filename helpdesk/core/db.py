@@ -17,7 +17,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from flask import Flask, Response, current_app, has_app_context
-from sqlalchemy import Boolean, DateTime, MetaData, Table, any_, bindparam, create_engine, event, insert
+from sqlalchemy import Boolean, DateTime, MetaData, String, Table, any_, bindparam, create_engine, event, insert
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -148,9 +148,21 @@ class _AnyOf(ColumnElement[bool]):
         self.name = name
 
 
+class _JsonArray(TypeDecorator[list[Any]]):
+    """A list bound as one JSON array's text, for SQLite's ``json_each``."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: list[Any] | None, dialect: Any) -> str | None:
+        return None if value is None else compact_json(list(value))
+
+
 @compiles(_AnyOf)
-def _any_of_expanded(element: _AnyOf, compiler: Any, **kw: Any) -> str:
-    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)  # type: ignore[no-any-return]
+def _any_of_json_each(element: _AnyOf, compiler: Any, **kw: Any) -> str:
+    column = compiler.process(element.column, **kw)
+    values = compiler.process(bindparam(element.name, type_=_JsonArray()), **kw)
+    return f"{column} IN (SELECT value FROM json_each({values}))"
 
 
 @compiles(_AnyOf, "postgresql")
@@ -164,7 +176,9 @@ def any_of(column: Any, name: str) -> ColumnElement[bool]:
 
     On PostgreSQL, ``= ANY(:name)``: one array parameter. An expanded ``IN (:a, :b, ...)`` of 500
     ids took 7 ms there, the array 1.3 ms (SQLAlchemy renders and the server plans every
-    element). Elsewhere an expanded ``IN``, which SQLite answers with one index search per element.
+    element). On SQLite, ``IN (SELECT value FROM json_each(:name))``: one JSON array parameter,
+    answered with one index search per element. An expanded ``IN`` was rendered again for every
+    execution (its 500 placeholders), a twentieth of an ingest batch.
     """
     return _AnyOf(column, name)
 
