@@ -145,7 +145,9 @@ class BookingFact(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(128), unique=True)
+    # Unique through the ledger: a fact is stored in the transaction that stores its event in
+    # ``ingested_events``, whose key refuses a repeat (a second unique index cost every fact).
+    event_id: Mapped[str] = mapped_column(String(128))
     practice_id: Mapped[str] = mapped_column(ForeignKey("practices.id", ondelete="CASCADE"))
     reference: Mapped[str] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(16))  # email | diary | sidebar | booking
@@ -197,10 +199,14 @@ class AlertEmail(Base):
 
 
 class IngestedEvent(Base):
-    """The idempotency ledger: every event id we accepted, with what the platform sent."""
+    """The idempotency ledger: every event id we accepted, with what the platform sent.
+
+    Its key is what makes an event idempotent: a fact is stored in the same transaction, so its
+    ``event_id`` needs no unique index of its own. The tables of rare events (settings, alerts,
+    integration events, closed days) keep theirs, which costs nothing at their volume.
+    """
 
     __tablename__ = "ingested_events"
-    __table_args__ = (Index("ix_ingested_events_practice_time", "practice_id", "occurred_at"),)
 
     id: Mapped[str] = mapped_column(String(128), primary_key=True)
     type: Mapped[str] = mapped_column(String(40))
