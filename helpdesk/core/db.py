@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -193,6 +194,20 @@ class _BulkInsert:
     processors: tuple[Any, ...]
     copy: bool
     positional: bool
+
+    def positional_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+        """Each row's values in order, read in one C call; only the columns whose type has a
+        bind processor then go through Python (one or two of a fact's eleven on SQLite)."""
+        read = itemgetter(*self.names)
+        processed = [(index, process) for index, process in enumerate(self.processors) if process is not None]
+        single = len(self.names) == 1
+        params = []
+        for row in rows:
+            values = [read(row)] if single else list(read(row))
+            for index, process in processed:
+                values[index] = process(values[index])
+            params.append(tuple(values))  # SQLAlchemy's executemany takes tuples, not lists
+        return params
 
 
 _BULK_INSERTS: dict[tuple[Table, tuple[str, ...], str], _BulkInsert] = {}
@@ -447,11 +462,10 @@ def insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         return
     connection = session.connection()
     bulk = _bulk_insert(table, tuple(rows[0]), connection.dialect)
-    pairs = tuple(zip(bulk.names, bulk.processors))
     if bulk.positional:
-        params: list[Any] = [tuple(row[name] if process is None else process(row[name]) for name, process in pairs)
-                             for row in rows]
+        params: list[Any] = bulk.positional_rows(rows)
     else:
+        pairs = tuple(zip(bulk.names, bulk.processors))
         params = [{name: row[name] if process is None else process(row[name]) for name, process in pairs}
                   for row in rows]
     if bulk.copy:

@@ -10,7 +10,7 @@ from uuid import uuid4
 
 import pytest
 from flask import Flask
-from sqlalchemy import Connection, DateTime, Engine, bindparam, create_engine, insert, select, update
+from sqlalchemy import Column, Connection, DateTime, Engine, MetaData, Table, bindparam, create_engine, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -81,6 +81,14 @@ def test_a_column_with_a_python_default_must_be_given(db_session: Session) -> No
 def test_nothing_to_insert_is_no_statement(db_session: Session) -> None:
     insert_many(db_session, IngestedEvent.__table__, [])
     assert db_session.scalars(select(IngestedEvent.id)).all() == []
+
+
+def test_rows_of_one_column_are_inserted_too(db_session: Session) -> None:
+    """A single column's value is read as a one-value row (``itemgetter`` of one name gives a scalar)."""
+    moments = Table(f"moments_{uuid4().hex[:8]}", MetaData(), Column("at", UTCDateTime(), primary_key=True))
+    moments.create(db_session.connection())
+    insert_many(db_session, moments, [{"at": MOMENT}, {"at": MOMENT + timedelta(days=1)}])
+    assert db_session.scalars(select(moments.c.at).order_by(moments.c.at)).all() == [MOMENT, MOMENT + timedelta(days=1)]
 
 
 
