@@ -29,7 +29,7 @@ from typing import Any
 
 from blinker import Namespace
 from flask import current_app, has_app_context
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,7 @@ from helpdesk.bookings.models import (
 )
 from helpdesk.bookings.presenters import patient_view
 from helpdesk.core.clock import utcnow
+from helpdesk.core.db import any_of
 
 log = logging.getLogger(__name__)
 signals = Namespace()
@@ -140,16 +141,28 @@ def resolve(session: Session, incident: Incident, at: datetime, text: str, merge
     _changed(session, incident)
 
 
+# What every ingest batch with diary outcomes asks, built once (building them was half of the
+# detection's cost).
+_OPEN_INCIDENTS = (select(IncidentPractice.practice_id, Incident)
+                   .join(Incident, Incident.id == IncidentPractice.incident_id).where(Incident.state == "open"))
+_PRACTICES = select(Practice).where(any_of(Practice.id, "ids"))
+_FAILING_ON_SOFTWARE = select(Practice).where(
+    Practice.id.in_(select(IntegrationEvent.practice_id).where(
+        IntegrationEvent.kind == "diary_failed", IntegrationEvent.occurred_at >= bindparam("since")).distinct()),
+    any_of(Practice.pms_software, "softwares"),
+).order_by(Practice.id)
+_RECENT_FAILURES = (select(IntegrationEvent.practice_id, func.count())
+                    .where(any_of(IntegrationEvent.practice_id, "ids"), IntegrationEvent.kind == "diary_failed",
+                           IntegrationEvent.occurred_at >= bindparam("since"))
+                    .group_by(IntegrationEvent.practice_id))
+
+
 def _open_incidents(session: Session, practice_ids: Iterable[str]) -> list[tuple[str, Incident]]:
     """Open incidents of these practices. Open incidents are few: read them all (one index range), then filter."""
     ids = set(practice_ids)
     if not ids:
         return []
-    rows = session.execute(
-        select(IncidentPractice.practice_id, Incident)
-        .join(Incident, Incident.id == IncidentPractice.incident_id)
-        .where(Incident.state == "open")
-    ).all()
+    rows = session.execute(_OPEN_INCIDENTS).all()
     return [(r[0], r[1]) for r in rows if r[0] in ids]
 
 
@@ -210,18 +223,14 @@ def _failures(session: Session, failed: Mapping[str, datetime]) -> None:
     platform_min = setting("INCIDENT_PLATFORM_PRACTICES")
     latest = max(failed.values())
     since = latest - window
-    practices = {p.id: p for p in session.scalars(select(Practice).where(Practice.id.in_(list(failed))))}
+    practices = {p.id: p for p in session.scalars(_PRACTICES, {"ids": list(failed)})}
     # Platform first: many practices on one software failing inside the window.
     in_platform: set[str] = set()
     softwares = sorted({p.pms_software for p in practices.values() if p.pms_software})
     # Every practice with a failure in the window, by software: a range scan of recent failures only.
     recent: dict[str, list[Practice]] = {}
     if softwares:
-        failing_ids = select(IntegrationEvent.practice_id).where(
-            IntegrationEvent.kind == "diary_failed", IntegrationEvent.occurred_at >= since).distinct()
-        for practice in session.scalars(select(Practice).where(Practice.id.in_(failing_ids),
-                                                               Practice.pms_software.in_(softwares))
-                                        .order_by(Practice.id)):
+        for practice in session.scalars(_FAILING_ON_SOFTWARE, {"since": since, "softwares": softwares}):
             recent.setdefault(practice.pms_software or "", []).append(practice)
     for software in softwares:
         failing = recent.get(software, [])
@@ -230,10 +239,7 @@ def _failures(session: Session, failed: Mapping[str, datetime]) -> None:
         in_platform.update(p.id for p in failing)
         _platform(session, software, failing, since, latest)
     counts = dict(session.execute(
-        select(IntegrationEvent.practice_id, func.count())
-        .where(IntegrationEvent.practice_id.in_([pid for pid in failed if pid not in in_platform]),
-               IntegrationEvent.kind == "diary_failed", IntegrationEvent.occurred_at >= since)
-        .group_by(IntegrationEvent.practice_id)
+        _RECENT_FAILURES, {"ids": [pid for pid in failed if pid not in in_platform], "since": since}
     ).all()) if set(failed) - in_platform else {}
     for pid, count in counts.items():
         if count >= burst and pid in practices:
