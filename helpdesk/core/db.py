@@ -73,16 +73,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
         utc = timezone.utc
+        # The last moment formatted, with its text, as one tuple (swapped whole, so threads never
+        # see a moment with another's text): a batch's rows share their received_at, and a new
+        # booking's created_at is its details_at.
+        last: list[tuple[datetime | None, str | None]] = [(None, None)]
 
         def process(value: datetime | None) -> str | None:
             if value is None:
                 return None
+            moment, text = last[0]
+            if value is moment:
+                return text
             if value.tzinfo is not utc:
                 if value.tzinfo is None:
                     raise ValueError("naive datetime given to a UTC column")
                 value = value.astimezone(utc)
-            return _SQLITE_MOMENT % (value.year, value.month, value.day, value.hour, value.minute, value.second,
+            text = _SQLITE_MOMENT % (value.year, value.month, value.day, value.hour, value.minute, value.second,
                                      value.microsecond)
+            last[0] = (value, text)
+            return text
 
         return process
 

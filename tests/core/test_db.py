@@ -125,6 +125,16 @@ def test_sqlite_moments_are_stored_as_sqlalchemys_own_text(moment: datetime) -> 
     assert read(None) is None
 
 
+def test_a_moment_formatted_again_gives_its_own_text() -> None:
+    """The processor remembers the last moment it formatted; another moment never gets that text."""
+    dialect = sqlite.dialect()
+    fused = UTCDateTime().dialect_impl(dialect).bind_processor(dialect)
+    later = MOMENT + timedelta(microseconds=1)
+    texts = [fused(moment) for moment in (MOMENT, MOMENT, later, later, MOMENT, later)]
+    assert texts == [fused(MOMENT)] * 2 + [fused(later)] * 2 + [fused(MOMENT), fused(later)]
+    assert texts[0] != texts[2]
+
+
 def test_sqlite_moments_read_back_from_any_text_sqlalchemy_parses() -> None:
     """Text written without microseconds (or with a T) reads back as SQLAlchemy's parser reads it."""
     dialect = sqlite.dialect()
