@@ -17,6 +17,7 @@ from helpdesk.bookings import queries as booking_queries
 from helpdesk.bookings.models import Practice
 from helpdesk.core.agents import Agent
 from helpdesk.core.auth import PracticeUser
+from helpdesk.core.db import any_of
 from helpdesk.core.errors import InvalidInput, NotFound
 from helpdesk.core.views import local_time
 
@@ -315,13 +316,16 @@ def _card(article: Any) -> dict[str, Any]:
 
 # --- diagnostics beside the chat -------------------------------------------------------------
 
+_PRACTICES_WITH_OPEN_CHATS = (select(Conversation.practice_id)
+                              .where(any_of(Conversation.practice_id, "practice_ids"),
+                                     Conversation.status.in_(OPEN_STATUSES)).distinct())
+
+
 def practices_with_open_chats(session: Session, practice_ids: Sequence[str]) -> list[str]:
+    """Asked after every ingest batch: the statement is built once."""
     if not practice_ids:
         return []
-    return sorted(session.scalars(
-        select(Conversation.practice_id).where(Conversation.practice_id.in_(set(practice_ids)),
-                                               Conversation.status.in_(OPEN_STATUSES)).distinct()
-    ))
+    return sorted(session.scalars(_PRACTICES_WITH_OPEN_CHATS, {"practice_ids": sorted(set(practice_ids))}))
 
 
 def diagnostics_snapshot(session: Session, practice_id: str, now: datetime, window_days: int,

@@ -326,6 +326,7 @@ def _keys_by_practice(keys: Iterable[tuple[str, str]]) -> Iterable[tuple[str, Se
 # they read plain columns of tables no ORM object of a batch is pending in, and the ORM's loading
 # of rows cost more than the reading.
 _KNOWN_EVENTS = select(IngestedEvent.id).where(any_of(IngestedEvent.id, "ids"))
+_KNOWN_PRACTICES = select(Practice.id).where(any_of(Practice.id, "ids"))
 
 
 class _BookingState(NamedTuple):
@@ -367,7 +368,7 @@ def _new_events(session: Session, events: Sequence[Event]) -> tuple[list[Event],
 
 def _ensure_practices(session: Session, practice_ids: set[str]) -> None:
     """A practice may be named by a booking before its profile arrives: keep a placeholder."""
-    existing = set(session.scalars(select(Practice.id).where(Practice.id.in_(practice_ids))))
+    existing = set(session.connection().scalars(_KNOWN_PRACTICES, {"ids": list(practice_ids)}))
     missing = sorted(practice_ids - existing)
     if missing:
         session.execute(insert(Practice), [
