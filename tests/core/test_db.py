@@ -11,7 +11,7 @@ from uuid import uuid4
 import pytest
 from flask import Flask
 from sqlalchemy import Column, Connection, DateTime, Engine, MetaData, Table, bindparam, create_engine, insert, select, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -104,13 +104,28 @@ def test_json_columns_read_back_what_was_stored(db_session: Session, payload: di
     assert stored == [payload, payload]
 
 
-@pytest.mark.parametrize("moment", [
+MOMENTS = [
     MOMENT,
     datetime(1900, 1, 1, tzinfo=timezone.utc),
     datetime(2199, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc),
     datetime(2026, 10, 25, 1, 30, tzinfo=timezone(timedelta(hours=14))),
     datetime(2026, 11, 26, 9, 30, 0, 1, tzinfo=timezone.utc),
-])
+]
+
+
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_moments_are_bound_as_naive_utc_and_read_back_aware(moment: datetime) -> None:
+    """The PostgreSQL path: the same values as ``astimezone(utc).replace(tzinfo=None)`` and back."""
+    dialect = postgresql.dialect()
+    naive = UTCDateTime().process_bind_param(moment, dialect)
+    assert naive == moment.astimezone(timezone.utc).replace(tzinfo=None) and naive.tzinfo is None
+    back = UTCDateTime().process_result_value(naive, dialect)
+    assert back == moment and back.tzinfo is timezone.utc
+    with pytest.raises(ValueError, match="naive"):
+        UTCDateTime().process_bind_param(naive, dialect)
+
+
+@pytest.mark.parametrize("moment", MOMENTS)
 def test_sqlite_moments_are_stored_as_sqlalchemys_own_text(moment: datetime) -> None:
     """``UTCDateTime`` converts and formats in one step on SQLite: the same text as the two steps."""
     dialect = sqlite.dialect()
