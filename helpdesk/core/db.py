@@ -173,6 +173,12 @@ class _JsonArray(TypeDecorator[list[Any]]):
 
 
 @compiles(_AnyOf)
+def _any_of_expanded(element: _AnyOf, compiler: Any, **kw: Any) -> str:
+    """Where neither form below applies (``str()`` of a statement, with no dialect)."""
+    return compiler.process(element.column.in_(bindparam(element.name, expanding=True)), **kw)  # type: ignore[no-any-return]
+
+
+@compiles(_AnyOf, "sqlite")
 def _any_of_json_each(element: _AnyOf, compiler: Any, **kw: Any) -> str:
     column = compiler.process(element.column, **kw)
     values = compiler.process(bindparam(element.name, type_=_JsonArray()), **kw)
