@@ -12,6 +12,7 @@ import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import cached_property
 from operator import itemgetter
 from pathlib import Path
 from typing import Any
@@ -214,12 +215,14 @@ class _BulkInsert:
     copy: bool
     positional: bool
 
+    @cached_property
+    def _processed(self) -> tuple[tuple[int, Any], ...]:
+        return tuple((index, process) for index, process in enumerate(self.processors) if process is not None)
+
     def positional_rows(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
         """Each row's values in order, read in one C call; only the columns whose type has a
         bind processor then go through Python (one or two of a fact's eleven on SQLite)."""
-        read = itemgetter(*self.names)
-        processed = [(index, process) for index, process in enumerate(self.processors) if process is not None]
-        single = len(self.names) == 1
+        read, processed, single = itemgetter(*self.names), self._processed, len(self.names) == 1
         params = []
         for row in rows:
             values = [read(row)] if single else list(read(row))
