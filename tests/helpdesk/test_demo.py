@@ -17,6 +17,7 @@ from chat.models import Conversation
 from helpdesk.bookings import diagnosis, ingest
 from helpdesk.bookings.demo import PRACTICES, DemoWorld
 from helpdesk.bookings.models import Booking, IngestedEvent, Practice
+from helpdesk.core.clock import utcnow
 from helpdesk.bookings.queries import diagnose_booking
 from helpdesk.requests.models import Request, RequestComment
 
@@ -41,7 +42,7 @@ def test_a_small_demo_shows_every_cause_code(cli_runner: FlaskCliRunner, db_sess
     examples = {label: (practice_id, reference) for label, practice_id, reference, _ in EXAMPLE_LINE.findall(output)}
     assert examples, output
     assert set(diagnosis.CAUSE_CODES) <= set(examples), output
-    now = datetime.now(timezone.utc)
+    now = utcnow()  # the clock the demo was built around
     for cause in diagnosis.CAUSE_CODES:
         practice_id, reference = examples[cause]
         verdict = diagnose_booking(db_session, practice_id, reference, now)
