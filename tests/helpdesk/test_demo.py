@@ -17,8 +17,8 @@ from chat.models import Conversation
 from helpdesk.bookings import diagnosis, ingest
 from helpdesk.bookings.demo import PRACTICES, DemoWorld
 from helpdesk.bookings.models import Booking, IngestedEvent, Practice
-from helpdesk.core.clock import utcnow
 from helpdesk.bookings.queries import diagnose_booking
+from helpdesk.core.clock import utcnow
 from helpdesk.requests.models import Request, RequestComment
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
