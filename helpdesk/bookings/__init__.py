@@ -18,6 +18,7 @@ def init_app(app: Flask) -> None:
         incidents_api,
         incidents_views,
         ingest,
+        projection,
         views,
         watch,
     )
@@ -33,7 +34,8 @@ def init_app(app: Flask) -> None:
     csrf.exempt(incidents_api.bp)  # bearer tokens only
     app.register_blueprint(incidents_views.bp)
     register_loop(app, "watch", watch.run_forever, "WATCH_LOOP")  # sweep + digest (helpdesk/core/worker.py)
-    for group in watch.groups():
+    register_loop(app, "projection", projection.run_forever, "PROJECTION_LOOP")  # queued bulk ingest
+    for group in (*watch.groups(), projection.group()):
         app.cli.add_command(group)
 
     def announce_after_ingest(sender: Flask, **_kw: object) -> None:

@@ -39,9 +39,10 @@ def ingest_events() -> tuple[Response, int]:
     # A JSON body was parsed (and checked) once already, before the view (helpdesk.core.guard).
     payload = request.get_json() if request.is_json else parse_json(body)
     events = ingest.parse_batch(payload, current_app.config["INGEST_MAX_BATCH"])
+    queue = len(events) > current_app.config["INGEST_INLINE_MAX_EVENTS"]  # a bulk batch: see ingest
     for attempt in (1, 2):
         try:
-            result = ingest.apply_events(db.session(), events)
+            result = ingest.apply_events(db.session(), events, queue=queue)
             db.session.commit()
             break
         except IntegrityError:
@@ -51,7 +52,7 @@ def ingest_events() -> tuple[Response, int]:
                 raise
     if result.practice_ids:
         ingest.events_ingested.send(current_app._get_current_object(), practice_ids=result.practice_ids)
-    return jsonify({"accepted": result.accepted, "duplicates": result.duplicates}), 200
+    return jsonify({"accepted": result.accepted, "duplicates": result.duplicates, "queued": result.queued}), 200
 
 
 # --- shared readers --------------------------------------------------------------------------

@@ -3,10 +3,16 @@
 A batch is validated whole before anything is written, then applied in one transaction (the
 caller commits). Events are idempotent by id, and every fact is stored as it comes, so events
 may arrive in any order and the state still converges (see ``helpdesk.diagnosis.project``).
+
+A bulk batch may instead be queued: stored in the ledger and the queue in its transaction, and
+projected later by :func:`project_queued` (the projection loop, ``helpdesk.bookings.projection``).
+Because the state converges whatever the order, a queued event projected after a later one
+changes nothing of the outcome.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,7 +20,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blinker import Namespace
-from sqlalchemy import and_, bindparam, insert, or_, select, true, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from helpdesk.bookings import diagnosis, hours, incidents
@@ -28,6 +34,7 @@ from helpdesk.bookings.models import (
     IntegrationEvent,
     Practice,
     PracticeSettings,
+    QueuedEvent,
 )
 from helpdesk.bookings.queries import load_settings_histories, load_settings_history, name_key
 from helpdesk.core.clock import utcnow
@@ -36,6 +43,7 @@ from helpdesk.core.errors import InvalidInput, TooLarge
 from helpdesk.core.text import CONTROL_CHARACTERS, EMAIL_RE
 from helpdesk.core.web import storable_moment
 
+log = logging.getLogger(__name__)
 signals = Namespace()
 # Sent after a batch is committed, with ``practice_ids``: live views (chat) refresh what they show.
 events_ingested = signals.signal("events-ingested")
@@ -298,7 +306,8 @@ def parse_batch(payload: Any, max_batch: int) -> list[Event]:
 class IngestResult:
     accepted: int
     duplicates: int
-    practice_ids: frozenset[str] = frozenset()
+    practice_ids: frozenset[str] = frozenset()  # those whose projected state changed (for live views)
+    queued: int = 0  # accepted, to be projected by the projection loop
 
 
 def _chunks(items: Sequence[Any], size: int = SQL_CHUNK) -> Iterable[Sequence[Any]]:
@@ -445,21 +454,34 @@ class _Batch:
             self.closed.append({**common, **data})
 
 
-def apply_events(session: Session, events: Sequence[Event]) -> IngestResult:
-    """Store a validated batch; the caller commits (or rolls back) the whole of it."""
+def apply_events(session: Session, events: Sequence[Event], queue: bool = False) -> IngestResult:
+    """Store a validated batch; the caller commits (or rolls back) the whole of it.
+
+    With ``queue``, the events are only written to the ledger and the queue: the sender is answered
+    at the cost of storing them, and :func:`project_queued` applies them later.
+    """
     fresh, duplicates = _new_events(session, events)
     if not fresh:
         return IngestResult(0, duplicates)
     checkpoint_rarely(session)
-    _ensure_practices(session, {e.practice_id for e in fresh})
     received_at = utcnow()
     insert_many(session, IngestedEvent.__table__, [
         {"id": e.id, "type": e.type, "practice_id": e.practice_id, "occurred_at": e.occurred_at,
          "received_at": received_at, "payload": e.raw}
         for e in fresh
     ])
+    if queue:
+        insert_many(session, QueuedEvent.__table__, [{"event_id": e.id, "received_at": received_at} for e in fresh])
+        return IngestResult(len(fresh), duplicates, queued=len(fresh))
+    _project(session, fresh)
+    return IngestResult(len(fresh), duplicates, frozenset(e.practice_id for e in fresh))
+
+
+def _project(session: Session, events: Sequence[Event]) -> None:
+    """Apply events already in the ledger: their facts, and the state those facts decide."""
+    _ensure_practices(session, {e.practice_id for e in events})
     batch = _Batch()
-    for event in fresh:
+    for event in events:
         batch.add(event)
     for model, rows in ((BookingFact, batch.facts), (IntegrationEvent, batch.integration),
                         (AlertEmail, batch.alerts), (PracticeSettings, batch.settings), (ClosedDay, batch.closed)):
@@ -470,8 +492,60 @@ def apply_events(session: Session, events: Sequence[Event]) -> IngestResult:
     _apply_connector(session, batch.connector, batch.heartbeats)
     _store_bookings(session, batch.bookings, batch.touched)
     _refresh_after_settings(session, batch.settings)
-    incidents.detect_after_ingest(session, fresh)
-    return IngestResult(len(fresh), duplicates, frozenset(e.practice_id for e in fresh))
+    incidents.detect_after_ingest(session, events)
+
+
+# The oldest queued events with what the platform sent. On PostgreSQL a projector's claim is its
+# row locks, and another projector skips them; SQLite has one writer, whose transaction begins
+# with the write lock (helpdesk.core.db), so a second projector waits and then sees them gone.
+_QUEUE_HEAD = (
+    select(QueuedEvent.seq, IngestedEvent.payload)
+    .join(IngestedEvent, IngestedEvent.id == QueuedEvent.event_id)
+    .order_by(QueuedEvent.seq)
+    .limit(bindparam("limit"))
+    .with_for_update(of=QueuedEvent, skip_locked=True)
+)
+_DEQUEUE = delete(QueuedEvent).where(any_of(QueuedEvent.seq, "seqs"))
+_OLDEST_QUEUED = select(QueuedEvent.received_at).order_by(QueuedEvent.seq).limit(1)
+_NEWEST_QUEUED = select(QueuedEvent.received_at).order_by(QueuedEvent.seq.desc()).limit(1)
+
+
+def project_queued(session: Session, limit: int) -> IngestResult:
+    """Apply up to ``limit`` of the oldest queued events and take them off the queue; the caller
+    commits. An event the rules of today refuse (they were stricter when it was accepted) is
+    logged and left in the ledger only: it must not block the queue."""
+    rows = session.connection().execute(_QUEUE_HEAD, {"limit": limit}).all()
+    if not rows:
+        return IngestResult(0, 0)
+    session.connection().execute(_DEQUEUE, {"seqs": [seq for seq, _ in rows]})
+    events = []
+    for _, payload in rows:
+        try:
+            events.append(parse_event(payload))
+        except EventError as exc:
+            log.error("ingest: queued event %r is refused by today's rules (%s %s); left in the ledger only",
+                      payload.get("id"), exc.field, exc.message)
+    if events:
+        checkpoint_rarely(session)
+        _project(session, events)
+    return IngestResult(len(events), 0, frozenset(e.practice_id for e in events))
+
+
+def projection_due(session: Session, now: datetime, quiet_seconds: float, max_lag_seconds: float) -> bool:
+    """Whether the queue should be projected now: once bulk batches stop arriving for
+    ``quiet_seconds`` (bigger chunks cost less an event, and the sender is not slowed while it
+    sends), or when its oldest event has waited ``max_lag_seconds`` (a steady stream is still
+    projected, and slowed down by it: the queue stays bounded)."""
+    oldest = session.scalar(_OLDEST_QUEUED)
+    if oldest is None:
+        return False
+    newest = session.scalar(_NEWEST_QUEUED)
+    assert newest is not None
+    return (now - newest).total_seconds() >= quiet_seconds or (now - oldest).total_seconds() >= max_lag_seconds
+
+
+def queued_events(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(QueuedEvent)) or 0
 
 
 def _apply_profiles(session: Session, versions: list[dict[str, Any]]) -> None:

@@ -216,6 +216,21 @@ class IngestedEvent(Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class QueuedEvent(Base):
+    """An accepted event whose projection is still to come: a bulk batch is stored in the ledger and
+    answered at once, and the projection loop (``helpdesk.bookings.projection``) applies it later.
+
+    Kept apart from the ledger so that queuing costs one small row at the end of a b-tree, and
+    projecting one deleted row, instead of an update and an index entry on every ledger row.
+    """
+
+    __tablename__ = "ingest_queue"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(128))
+    received_at: Mapped[datetime]
+
+
 class ClosedDay(Base):
     """A one-off day the practice is closed (``practice.closed``): no incidents, no digest."""
 

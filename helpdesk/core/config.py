@@ -52,6 +52,14 @@ class Config:
         self.WIDGET_SECRET = _instance_secret("WIDGET_SECRET")
         self.INGEST_MAX_SKEW_SECONDS = int(_env("INGEST_MAX_SKEW_SECONDS", "300"))
         self.INGEST_MAX_BATCH = int(_env("INGEST_MAX_BATCH", "5000"))
+        # A bigger batch is queued: stored and answered, then projected by the projection loop
+        # (helpdesk/bookings/projection.py) once batches pause, or after the lag at the latest.
+        self.INGEST_INLINE_MAX_EVENTS = int(_env("INGEST_INLINE_MAX_EVENTS", "100"))
+        self.INGEST_PROJECTION_CHUNK = int(_env("INGEST_PROJECTION_CHUNK", "2000"))
+        self.INGEST_PROJECTION_QUIET_SECONDS = float(_env("INGEST_PROJECTION_QUIET_SECONDS", "0.2"))
+        self.INGEST_PROJECTION_MAX_LAG_SECONDS = float(_env("INGEST_PROJECTION_MAX_LAG_SECONDS", "5"))
+        self.INGEST_PROJECTION_POLL_SECONDS = float(_env("INGEST_PROJECTION_POLL_SECONDS", "0.1"))
+        self.PROJECTION_LOOP = _env_bool("PROJECTION_LOOP", True)
         self.MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(16 * 1024 * 1024)))
         self.HOST = _env("HOST", "127.0.0.1")
         self.PORT = int(_env("PORT", "5000"))

@@ -96,12 +96,19 @@ def test_the_agent_sees_diagnostics_opens_a_spotted_booking_and_shares_an_articl
     assert "booking_references" not in other["message"]["data"]
 
 
+def watched_chat(server: ChatServer, online_agent: tuple[NewAgent, Peer], peers: Connect, practice_id: str,
+                 name: str) -> tuple[Peer, Peer, int]:
+    """A known practice's chat, whose diagnostics the agent watches: (practice, agent, conversation id)."""
+    ingest(server, f.practice_upserted(practice_id, name=name))
+    practice, agent, conversation_id = chat_between(server, online_agent, peers, practice_id)
+    agent.ok("watch", {"conversation_id": conversation_id})
+    return practice, agent, conversation_id
+
+
 def test_ingested_events_push_diagnostics_to_agents_in_chats_with_that_practice_only(
     chat_server: ChatServer, online_agent: tuple[NewAgent, Peer], peers: Connect, practice_id: str,
 ) -> None:
-    ingest(chat_server, f.practice_upserted(practice_id, name="Harbour Physio"))
-    practice, agent, conversation_id = chat_between(chat_server, online_agent, peers, practice_id)
-    agent.ok("watch", {"conversation_id": conversation_id})
+    practice, agent, conversation_id = watched_chat(chat_server, online_agent, peers, practice_id, "Harbour Physio")
     reference = f"HBP-{uuid.uuid4().hex[:6].upper()}"
     ingest(chat_server, f.booking_created(reference, practice_id, occurred_at=f.at(10)),
            f.connector_event("connection_lost", practice_id, occurred_at=f.at(11)),
@@ -115,3 +122,18 @@ def test_ingested_events_push_diagnostics_to_agents_in_chats_with_that_practice_
     practice.wait_for("message", lambda m: m["client_id"] == "sync-point")
     assert all(d["practice_id"] == practice_id for d in agent.received("diagnostics"))
     assert practice.received("diagnostics") == []
+
+
+def test_a_bulk_batch_is_queued_then_projected_by_the_servers_loop_and_pushed_to_the_agent(
+    chat_server: ChatServer, online_agent: tuple[NewAgent, Peer], peers: Connect, practice_id: str,
+) -> None:
+    _practice, agent, conversation_id = watched_chat(chat_server, online_agent, peers, practice_id, "Bayside Dental")
+    references = [f"BAY-{uuid.uuid4().hex[:6].upper()}" for _ in range(150)]  # over INGEST_INLINE_MAX_EVENTS
+    response = f.signed_post(chat_server.url, [
+        *(f.booking_created(reference, practice_id, occurred_at=f.at(10)) for reference in references),
+        f.diary_failed("connection_lost", references[-1], practice_id, occurred_at=f.at(11)),
+    ], TEST_SECRETS["INGEST_SECRET"])
+    assert response.json() == {"accepted": 151, "duplicates": 0, "queued": 151}
+    # the ten latest bookings that missed a channel: all of them are (no email, no diary yet)
+    pushed = agent.wait_for("diagnostics", lambda d: len({b["reference"] for b in d["failed_bookings"]} & set(references)) == 10)
+    assert pushed["practice_id"] == practice_id

@@ -213,7 +213,7 @@ def test_a_small_chunked_body_is_read_whole(client: FlaskClient, app: Flask) -> 
         "X-Helpdesk-Signature": sign(app.config["INGEST_SECRET"], stamp, raw)},
         environ_overrides={"wsgi.input_terminated": True})
     assert response.status_code == 200, response.text
-    assert response.get_json() == {"accepted": 2, "duplicates": 0}
+    assert response.get_json() == {"accepted": 2, "duplicates": 0, "queued": 0}
 
 
 @pytest.mark.parametrize("body", [

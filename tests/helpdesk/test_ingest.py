@@ -84,7 +84,7 @@ def practice_state(session: Session, pid: str) -> dict[str, Any]:
 # --- happy path ------------------------------------------------------------------------------
 
 def test_a_batch_is_stored_and_projected(ingest: Any, db_session: Session) -> None:
-    assert ingest(*world()) == {"accepted": 13, "duplicates": 0}
+    assert ingest(*world()) == {"accepted": 13, "duplicates": 0, "queued": 0}
     bk1 = db_session.scalar(select(Booking).where(Booking.reference == "BK-1"))
     assert (bk1.email_status, bk1.diary_status, bk1.received_ways) == ("delivered", "collision", 2)
     bk2 = db_session.scalar(select(Booking).where(Booking.reference == "BK-2"))
@@ -244,14 +244,14 @@ def test_a_repeated_batch_changes_nothing(ingest: Any, db_session: Session) -> N
     events = world()
     ingest(*events)
     before = stored_state(db_session)
-    assert ingest(*events) == {"accepted": 0, "duplicates": 13}
+    assert ingest(*events) == {"accepted": 0, "duplicates": 13, "queued": 0}
     assert stored_state(db_session) == before
     assert count(db_session, IngestedEvent) == 13
 
 
 def test_a_repeat_inside_one_batch_counts_once(ingest: Any, db_session: Session) -> None:
     sent = booking_event("email.sent", "BK-1")
-    assert ingest(booking_created("BK-1"), sent, dict(sent)) == {"accepted": 2, "duplicates": 1}
+    assert ingest(booking_created("BK-1"), sent, dict(sent)) == {"accepted": 2, "duplicates": 1, "queued": 0}
     assert count(db_session, BookingFact) == 1
 
 
