@@ -12,6 +12,12 @@ generated and serialised before the clock starts; signing happens per request, a
     valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=/tmp/cg.%p \
         .venv/bin/python bench/ingest.py --in-process --events 5000 --callgrind  # instructions, repeatable
 
+A batch of more than ``INGEST_INLINE_MAX_EVENTS`` (100) is queued: stored, answered, and projected
+by the projection loop once the batches pause. The run times both: when the last batch was
+answered (accepted), and when the queue was empty again (projected). ``--worker`` runs the loop in
+a separate process (``flask worker run --only projection``, the cluster's layout: a core of its
+own) instead of inside the server; ``--batch 100`` measures the inline path.
+
 Target: at least 3,000 events/s on the SQLite default. The same run then inserts the same events
 as rows through Python's ``sqlite3`` in one transaction (parsing the same JSON, one row per event
 with its payload; no validation, no projection, no HTTP): the floor that the API is compared with.
@@ -22,12 +28,15 @@ On SQLite it then inserts the rows the API stored, as they are, into a freshly m
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import secrets
 import shutil
 import sqlite3
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from itertools import islice
@@ -134,6 +143,40 @@ def schema_floor_seconds(api_db: Path, batches: int, env: dict[str, str], folder
     return seconds, rows
 
 
+@contextlib.contextmanager
+def projection_worker(wanted: bool, env: dict[str, str], run_dir: Path) -> Iterator[subprocess.Popen[bytes] | None]:
+    """``flask --app wsgi worker run --only projection``, as the cluster's worker runs it."""
+    if not wanted:
+        yield None
+        return
+    with (run_dir / "worker.log").open("wb") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "run", "--only", "projection"],
+                                  cwd=Path(__file__).resolve().parent.parent, stdout=log, stderr=subprocess.STDOUT,
+                                  env={**env, "HELPDESK_BACKGROUND_LOOPS": "true", "HELPDESK_ASYNC_MODE": "threading"})
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def wait_for_empty_queue(url: str, worker: subprocess.Popen[bytes] | None) -> float:
+    """When no queued event was left: the projection's end (polled every 20 ms)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            while connection.execute(text("SELECT count(*) FROM ingest_queue")).scalar():
+                connection.rollback()  # a fresh snapshot each time
+                if worker is not None and worker.poll() is not None:
+                    raise SystemExit("the projection worker exited; see worker.log")
+                time.sleep(0.02)
+            return time.perf_counter()
+    finally:
+        engine.dispose()
+
+
 def reset_postgres(url: str) -> None:
     from sqlalchemy import create_engine
 
@@ -163,7 +206,6 @@ def in_process(args: argparse.Namespace, url: str, run_dir: Path) -> None:
     """
     import gc
     import os
-    import subprocess
 
     os.environ["HELPDESK_INSTANCE_DIR"] = str(run_dir)  # before helpdesk is imported
     from alembic import command
@@ -189,8 +231,15 @@ def in_process(args: argparse.Namespace, url: str, run_dir: Path) -> None:
         if response.status_code != 200 or response.get_json()["duplicates"]:
             raise SystemExit(f"a batch answered {response.status_code}: {response.data[:300]!r}")
 
+    from helpdesk.bookings import projection
+
+    def drain() -> int:
+        with app.app_context():
+            return projection.drain(app)
+
     for body in bodies[:warm]:
         send(body)
+    drain()
     gc.collect()
     gc.freeze()  # as wsgi.py does before serving
     if args.callgrind:
@@ -199,12 +248,19 @@ def in_process(args: argparse.Namespace, url: str, run_dir: Path) -> None:
     for body in bodies[warm:]:
         send(body)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if args.callgrind:  # the answering's instructions in one part, the projection's in the next
+        subprocess.run(["callgrind_control", "-d", "accepted", str(os.getpid())], check=True, capture_output=True)
+    project_wall = time.perf_counter()
+    projected = drain()
+    project_wall = time.perf_counter() - project_wall
     if args.callgrind:
         subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], check=True, capture_output=True)
     events = sum(body.count(b'"type":') for body in bodies[warm:])
     backend = url.split(":", 1)[0].split("+")[0]
     print(f"in process ({backend}, {events:,} events after {args.warmup:,} to warm up, {machine()}): "
-          f"{wall:.2f} s, CPU {cpu:.2f} s, {events / wall:,.0f} events/s, {1e6 * wall / events:.0f} us an event")
+          f"answered in {wall:.2f} s, CPU {cpu:.2f} s, {events / wall:,.0f} events/s, {1e6 * wall / events:.0f} us an event; "
+          f"then {projected:,} queued events projected in {project_wall:.2f} s "
+          f"({1e6 * project_wall / events:.0f} us an event; both {events / (wall + project_wall):,.0f} events/s)")
 
 
 def main() -> None:
@@ -221,6 +277,10 @@ def main() -> None:
                         help="SQLite only: start from a copy of this database (e.g. the 1M-booking one) instead of an "
                              "empty one, to measure ingest into a big history")
     parser.add_argument("--async-mode", default="eventlet", choices=("eventlet", "gevent", "threading"))
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+                        help="a server setting, without its HELPDESK_ prefix (e.g. INGEST_PROJECTION_CHUNK=5000)")
+    parser.add_argument("--worker", action="store_true",
+                        help="project the queue in a separate worker process (the cluster's layout), not in the server")
     parser.add_argument("--keep", action="store_true", help="keep the SQLite file and server log")
     parser.add_argument("--timeout", type=float, default=1800, help="stop after this many seconds (default 1800)")
     parser.add_argument("--json", dest="json_out", help="also write the results as JSON to this file")
@@ -249,7 +309,8 @@ def main() -> None:
     secret = secrets.token_urlsafe(32)
     env = base_env(url, run_dir, INGEST_SECRET=secret, ASYNC_MODE=args.async_mode,
                    SECRET_KEY=secrets.token_urlsafe(32), WIDGET_SECRET=secrets.token_urlsafe(32),
-                   INGEST_MAX_BATCH=str(max(args.batch, 500)))
+                   INGEST_MAX_BATCH=str(max(args.batch, 500)),
+                   **dict(setting.split("=", 1) for setting in args.settings))
     try:
         with deadline(args.timeout):
             if args.in_process:
@@ -269,7 +330,9 @@ def run(args: argparse.Namespace, url: str, env: dict[str, str], secret: str, ru
     total = sum(body.count(b'"type":') for body in bodies)
     flask_cli(env, "db", "upgrade")
     latencies: list[float] = []
-    with Server(env, run_dir / "server.log") as server:
+    if args.worker:
+        env = {**env, "HELPDESK_BACKGROUND_LOOPS": "false"}
+    with Server(env, run_dir / "server.log") as server, projection_worker(args.worker, env, run_dir) as worker:
         clients = [Client(server.port, {"Content-Type": "application/json"}, timeout=600) for _ in range(args.concurrency)]
 
         def send(client: Client, indexes: range) -> None:
@@ -292,6 +355,7 @@ def run(args: argparse.Namespace, url: str, env: dict[str, str], secret: str, ru
                            for i, client in enumerate(clients)]:
                 future.result()
         seconds = time.perf_counter() - started
+        projected_seconds = wait_for_empty_queue(url, worker) - started
         rss = server.rss_mb
         for client in clients:
             client.close()
@@ -300,7 +364,9 @@ def run(args: argparse.Namespace, url: str, env: dict[str, str], secret: str, ru
     backend = url.split(":", 1)[0].split("+")[0]
     print()
     start = f", into a copy of {args.start_from.name}" if args.start_from else ", into an empty database"
-    print(f"Ingest through POST /api/v1/ingest/events ({backend}{start}, async mode {args.async_mode}, {machine()})")
+    where = "a worker process" if args.worker else "the server's loop"
+    print(f"Ingest through POST /api/v1/ingest/events ({backend}{start}, async mode {args.async_mode}, "
+          f"batches of {args.batch}, queued ones projected by {where}, {machine()})")
     print(table([[f"{total:,}", f"{len(bodies):,}", f"{seconds:.1f}", f"{rate:,.0f}", f"{stats['p50']:.0f}",
                   f"{stats['p95']:.0f}", f"{stats['p99']:.0f}", f"{stats['max']:.0f}"]],
                 ["events", "batches", "seconds", "events/s", "p50 ms", "p95 ms", "p99 ms", "max ms"]))
@@ -311,17 +377,21 @@ def run(args: argparse.Namespace, url: str, env: dict[str, str], secret: str, ru
     print(f"target >= {TARGET_EVENTS_PER_SECOND:,} events/s: {verdict}")
     raw_seconds = raw_sqlite_seconds(bodies, run_dir)
     print(f"the same events as rows through sqlite3 in one transaction: {raw_seconds:.2f} s "
-          f"({total / raw_seconds:,.0f} events/s); the API takes {seconds / raw_seconds:.1f}x as long")
+          f"({total / raw_seconds:,.0f} events/s); the API takes {seconds / raw_seconds:.1f}x as long to answer")
+    print(f"every event projected (the queue empty) {projected_seconds:.1f} s after the first batch: "
+          f"{total / projected_seconds:,.0f} events/s, {projected_seconds / raw_seconds:.1f}x the one-table insert")
     floor_seconds = None
     if backend == "sqlite" and not args.start_from:
         floor_seconds, floor_rows = schema_floor_seconds(run_dir / "ingest.sqlite", len(bodies), env, run_dir)
         print(f"the rows the API stored ({floor_rows:,}), through sqlite3 into the migrated schema, a transaction "
               f"per batch: {floor_seconds:.2f} s ({total / floor_seconds:,.0f} events/s; "
-              f"{floor_seconds / raw_seconds:.1f}x the one-table insert); the API takes {seconds / floor_seconds:.1f}x as long")
+              f"{floor_seconds / raw_seconds:.1f}x the one-table insert); projecting every event took "
+              f"{projected_seconds / floor_seconds:.1f}x as long")
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({
             "backend": backend, "async_mode": args.async_mode, "events": total, "batches": len(bodies),
             "batch_size": args.batch, "start_from": str(args.start_from or ""), "seconds": seconds, "events_per_second": rate, "latency_ms": stats,
+            "projected_seconds": projected_seconds, "worker": args.worker,
             "raw_sqlite_seconds": raw_seconds, "schema_floor_seconds": floor_seconds,
             "machine": machine(), "at": datetime.now(timezone.utc).isoformat(), "host": HOST,
         }, indent=2))
