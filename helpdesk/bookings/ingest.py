@@ -38,7 +38,7 @@ from helpdesk.bookings.models import (
 )
 from helpdesk.bookings.queries import load_settings_histories, load_settings_history, name_key
 from helpdesk.core.clock import utcnow
-from helpdesk.core.db import any_of, checkpoint_rarely, insert_many
+from helpdesk.core.db import any_of, checkpoint_rarely, insert_many, one_writer_per_key
 from helpdesk.core.errors import InvalidInput, TooLarge
 from helpdesk.core.text import CONTROL_CHARACTERS, EMAIL_RE
 from helpdesk.core.web import storable_moment
@@ -478,8 +478,14 @@ def apply_events(session: Session, events: Sequence[Event], queue: bool = False)
 
 
 def _project(session: Session, events: Sequence[Event]) -> None:
-    """Apply events already in the ledger: their facts, and the state those facts decide."""
-    _ensure_practices(session, {e.practice_id for e in events})
+    """Apply events already in the ledger: their facts, and the state those facts decide.
+
+    A practice's events are applied by one transaction at a time (the projection loop's chunk and
+    a request's small batch may name the same booking): each reads the facts the other committed.
+    """
+    practice_ids = {e.practice_id for e in events}
+    one_writer_per_key(session, "practice", practice_ids)
+    _ensure_practices(session, practice_ids)
     batch = _Batch()
     for event in events:
         batch.add(event)

@@ -9,7 +9,7 @@ begins with ``BEGIN IMMEDIATE`` so a writer takes the lock up front instead of f
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from functools import cached_property
@@ -19,7 +19,7 @@ from typing import Any
 from weakref import WeakKeyDictionary
 
 from flask import Flask, Response, current_app, has_app_context
-from sqlalchemy import Boolean, DateTime, MetaData, String, Table, any_, bindparam, create_engine, event, insert
+from sqlalchemy import Boolean, DateTime, MetaData, String, Table, any_, bindparam, create_engine, event, insert, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError
@@ -494,6 +494,24 @@ def insert_many(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         _copy_rows(connection, bulk, params)
     else:
         connection.exec_driver_sql(bulk.sql, params)
+
+
+# Each key's lock in the order of the keys: two transactions that share keys cannot wait for each other.
+_WRITER_LOCKS = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(key, 0))) "
+    "FROM (SELECT unnest(CAST(:keys AS text[])) AS key ORDER BY 1) AS ordered"
+)
+
+
+def one_writer_per_key(session: Session, scope: str, keys: Iterable[str]) -> None:
+    """Until the transaction ends, one writer at a time for each of ``keys`` (within ``scope``).
+
+    A second transaction for the same key waits here, then reads what the first committed: a state
+    computed from rows it read is not overwritten by one computed without them. On PostgreSQL,
+    transaction-level advisory locks. On SQLite nothing: a transaction begins with its one write lock.
+    """
+    if session.connection().dialect.name == "postgresql":
+        session.execute(_WRITER_LOCKS, {"keys": sorted(f"{scope}:{key}" for key in keys)})
 
 
 def checkpoint_rarely(session: Session) -> None:

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import logging
+import threading
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, delete, func, select
 from sqlalchemy.orm import Session
 
 from helpdesk.bookings import ingest as ingest_rules
 from helpdesk.bookings import projection
-from helpdesk.bookings.models import Booking, BookingFact, IngestedEvent, QueuedEvent
+from helpdesk.bookings.models import Booking, BookingFact, IngestedEvent, Practice, QueuedEvent
 from helpdesk.core.clock import advance, frozen_at, utcnow
-from tests.helpdesk.factories import booking_created, booking_event, diary_failed, practice_upserted
+from tests.helpdesk.factories import booking_created, booking_event, diary_failed, diary_inserted, practice_upserted
 from tests.helpdesk.test_ingest import practice_state, world
 
 QUIET, MAX_LAG = 0.2, 5.0
@@ -148,3 +150,44 @@ def test_ingest_project_applies_the_whole_queue(bulk: Flask, ingest: Any, cli_ru
     assert result.exit_code == 0, result.output
     assert "12 queued events projected" in result.output
     assert bookings(db_session, "P1") == 11
+
+
+def test_two_transactions_applying_facts_of_one_booking_at_once_keep_both(app: Flask, database_url: str) -> None:
+    """A request's small batch and the loop's chunk about the same booking, committed in turn:
+    the second must read the first's fact before it judges the booking."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's transactions begin with its one write lock: two writers cannot interleave")
+    engine = create_engine(database_url)
+    practice_id = f"P-race-{uuid.uuid4().hex[:8]}"
+
+    def apply(session: Session, event: dict[str, Any]) -> None:
+        with app.app_context():
+            ingest_rules.apply_events(session, ingest_rules.parse_batch([event], 100))
+
+    def second() -> None:
+        with Session(engine) as session:
+            apply(session, diary_inserted("BK-1", practice_id))
+            session.commit()
+
+    try:
+        with Session(engine) as session:
+            apply(session, booking_created("BK-1", practice_id))
+            session.commit()
+        with Session(engine) as first:
+            apply(first, booking_event("email.delivered", "BK-1", practice_id))
+            other = threading.Thread(target=second)
+            other.start()
+            other.join(0.5)
+            assert other.is_alive()  # waiting for the first to end
+            first.commit()
+        other.join(10)
+        with Session(engine) as session:
+            booking = session.scalar(select(Booking).where(Booking.practice_id == practice_id))
+            assert (booking.email_status, booking.diary_status, booking.received_ways) == ("delivered", "inserted", 3)
+    finally:
+        with Session(engine) as session:
+            for model in (BookingFact, Booking, IngestedEvent, Practice):
+                column = model.id if model is Practice else model.practice_id
+                session.execute(delete(model).where(column == practice_id))
+            session.commit()
+        engine.dispose()
