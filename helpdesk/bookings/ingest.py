@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from blinker import Namespace
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, true, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, true, update
 from sqlalchemy.orm import Session
 
 from helpdesk.bookings import diagnosis, hours, incidents
@@ -306,7 +306,7 @@ def parse_batch(payload: Any, max_batch: int) -> list[Event]:
 class IngestResult:
     accepted: int
     duplicates: int
-    practice_ids: frozenset[str] = frozenset()  # those whose projected state changed (for live views)
+    practice_ids: frozenset[str] = frozenset()  # of the events applied: the live views refresh them
     queued: int = 0  # accepted, to be projected by the projection loop
 
 
@@ -518,7 +518,7 @@ _NEWEST_QUEUED = select(QueuedEvent.received_at).order_by(QueuedEvent.seq.desc()
 
 def project_queued(session: Session, limit: int) -> IngestResult:
     """Apply up to ``limit`` of the oldest queued events and take them off the queue; the caller
-    commits. An event the rules of today refuse (they were stricter when it was accepted) is
+    commits. An event that today's rules refuse (they were looser when it was accepted) is
     logged and left in the ledger only: it must not block the queue."""
     rows = session.connection().execute(_QUEUE_HEAD, {"limit": limit}).all()
     if not rows:
@@ -548,10 +548,6 @@ def projection_due(session: Session, now: datetime, quiet_seconds: float, max_la
     newest = session.scalar(_NEWEST_QUEUED)
     assert newest is not None
     return (now - newest).total_seconds() >= quiet_seconds or (now - oldest).total_seconds() >= max_lag_seconds
-
-
-def queued_events(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(QueuedEvent)) or 0
 
 
 def _apply_profiles(session: Session, versions: list[dict[str, Any]]) -> None:

@@ -33,7 +33,7 @@ def bulk(app: Flask) -> Flask:
 
 
 def queued(session: Session) -> int:
-    return ingest_rules.queued_events(session)
+    return session.scalar(select(func.count()).select_from(QueuedEvent)) or 0
 
 
 def bookings(session: Session, pid: str) -> int:
