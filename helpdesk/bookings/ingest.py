@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -38,7 +38,14 @@ from helpdesk.bookings.models import (
 )
 from helpdesk.bookings.queries import load_settings_histories, load_settings_history, name_key
 from helpdesk.core.clock import utcnow
-from helpdesk.core.db import any_of, checkpoint_rarely, insert_many, one_writer_per_key
+from helpdesk.core.db import (
+    DriverStatement,
+    any_of,
+    checkpoint_rarely,
+    first_unlocked,
+    insert_many,
+    one_writer_per_key,
+)
 from helpdesk.core.errors import InvalidInput, TooLarge
 from helpdesk.core.text import CONTROL_CHARACTERS, EMAIL_RE
 from helpdesk.core.web import storable_moment
@@ -512,8 +519,12 @@ _QUEUE_HEAD = (
     .with_for_update(of=QueuedEvent, skip_locked=True)
 )
 _DEQUEUE = delete(QueuedEvent).where(any_of(QueuedEvent.seq, "seqs"))
-_OLDEST_QUEUED = select(QueuedEvent.received_at).order_by(QueuedEvent.seq).limit(1)
-_NEWEST_QUEUED = select(QueuedEvent.received_at).order_by(QueuedEvent.seq.desc()).limit(1)
+_PROJECTION_DUE = DriverStatement(select(or_(
+    select(QueuedEvent.received_at).order_by(QueuedEvent.seq.desc()).limit(1).scalar_subquery()
+    <= bindparam("quiet_since"),
+    select(QueuedEvent.received_at).order_by(QueuedEvent.seq).limit(1).scalar_subquery()
+    <= bindparam("waited_since"),
+)))
 
 
 def project_queued(session: Session, limit: int) -> IngestResult:
@@ -541,13 +552,11 @@ def projection_due(session: Session, now: datetime, quiet_seconds: float, max_la
     """Whether the queue should be projected now: once bulk batches stop arriving for
     ``quiet_seconds`` (bigger chunks cost less an event, and the sender is not slowed while it
     sends), or when its oldest event has waited ``max_lag_seconds`` (a steady stream is still
-    projected, and slowed down by it: the queue stays bounded)."""
-    oldest = session.scalar(_OLDEST_QUEUED)
-    if oldest is None:
-        return False
-    newest = session.scalar(_NEWEST_QUEUED)
-    assert newest is not None
-    return (now - newest).total_seconds() >= quiet_seconds or (now - oldest).total_seconds() >= max_lag_seconds
+    projected, and slowed down by it: the queue stays bounded). The loop asks ten times a second,
+    so it asks without SQLite's write lock (``first_unlocked``)."""
+    row = first_unlocked(session, _PROJECTION_DUE, {"quiet_since": now - timedelta(seconds=quiet_seconds),
+                                                    "waited_since": now - timedelta(seconds=max_lag_seconds)})
+    return bool(row and row[0])
 
 
 def _apply_profiles(session: Session, versions: list[dict[str, Any]]) -> None:

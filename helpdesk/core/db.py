@@ -361,6 +361,26 @@ class DriverStatement:
             cursor.close()
 
 
+def first_unlocked(on: Session | scoped_session[Session], statement: DriverStatement,
+                   params: Mapping[str, Any]) -> Any:
+    """The first row of a read that never waits for a writer: for a background loop's frequent poll.
+
+    On SQLite every transaction begins with the write lock, and a green thread waiting for it in
+    the driver stops the whole eventlet hub, the lock's holder included if it is another green
+    thread between two socket writes. Outside a transaction a WAL reader takes no lock, so the
+    read runs there, on a pooled connection. Where the session binds to a connection (a test's)
+    or to PostgreSQL, it runs in the session's transaction, which the caller ends.
+    """
+    bind = on.get_bind()
+    if isinstance(bind, Connection) or bind.dialect.name != "sqlite":
+        return statement.first(on, params)
+    pooled = bind.raw_connection()
+    try:
+        return statement.first(DriverConnection(bind.dialect, pooled.dbapi_connection, pooled.invalidate), params)
+    finally:
+        pooled.close()
+
+
 class LazyTransaction:
     """A transaction of its own on a pooled connection, begun at its first statement: for the
     writes of a hot path (a chat message) whose session has begun nothing. Neither the ORM

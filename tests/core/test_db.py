@@ -4,13 +4,27 @@ what ``IN`` finds, UTC moments on SQLite."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 from flask import Flask
-from sqlalchemy import Column, Connection, DateTime, Engine, MetaData, Table, bindparam, create_engine, insert, select, update
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    MetaData,
+    Table,
+    bindparam,
+    create_engine,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -27,6 +41,7 @@ from helpdesk.core.db import (
     any_of,
     checkpoint_rarely,
     begun,
+    first_unlocked,
     insert_many,
     make_engine,
 )
@@ -342,6 +357,25 @@ def test_on_sqlite_the_next_lazy_transaction_takes_the_connection_the_last_ended
     with pytest.raises(sqlite3.ProgrammingError):
         kept.execute("SELECT 1")
     assert _stored_ids(engine, ["first", "second", "third"]) == ["first", "second", "third"]
+    engine.dispose()
+
+
+def test_on_sqlite_an_unlocked_read_answers_while_another_writer_holds_the_lock(tmp_path: Path) -> None:
+    """A background loop's poll must not wait in the driver (the eventlet hub with it) for a
+    writer: it reads outside a transaction, where WAL takes no lock, and sees what was committed."""
+    url = f"sqlite:///{tmp_path / 'unlocked.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    with Session(engine) as session:
+        _STORE_EVENT.first(session, _event_row("committed", "P-read"))
+        session.commit()
+    count = DriverStatement(select(func.count()).select_from(_EVENTS))
+    with Session(engine) as writer, Session(engine) as poller:
+        _STORE_EVENT.first(writer, _event_row("not-yet", "P-read"))  # BEGIN IMMEDIATE: the lock is held
+        started = time.monotonic()
+        assert first_unlocked(poller, count, {}) == (1,)
+        assert time.monotonic() - started < 1  # not the 30 s busy timeout
+        assert not poller.in_transaction()
     engine.dispose()
 
 
