@@ -478,7 +478,7 @@ def apply_events(session: Session, events: Sequence[Event], queue: bool = False)
         for e in fresh
     ])
     if queue:
-        insert_many(session, QueuedEvent.__table__, [{"event_id": e.id, "received_at": received_at} for e in fresh])
+        insert_many(session, QueuedEvent.__table__, [{"event_id": e.id} for e in fresh])
         return IngestResult(len(fresh), duplicates, queued=len(fresh))
     _project(session, fresh)
     return IngestResult(len(fresh), duplicates, frozenset(e.practice_id for e in fresh))
@@ -519,11 +519,10 @@ _QUEUE_HEAD = (
     .with_for_update(of=QueuedEvent, skip_locked=True)
 )
 _DEQUEUE = delete(QueuedEvent).where(any_of(QueuedEvent.seq, "seqs"))
+_QUEUED_RECEIVED_AT = select(IngestedEvent.received_at).join(QueuedEvent, QueuedEvent.event_id == IngestedEvent.id)
 _PROJECTION_DUE = DriverStatement(select(or_(
-    select(QueuedEvent.received_at).order_by(QueuedEvent.seq.desc()).limit(1).scalar_subquery()
-    <= bindparam("quiet_since"),
-    select(QueuedEvent.received_at).order_by(QueuedEvent.seq).limit(1).scalar_subquery()
-    <= bindparam("waited_since"),
+    _QUEUED_RECEIVED_AT.order_by(QueuedEvent.seq.desc()).limit(1).scalar_subquery() <= bindparam("quiet_since"),
+    _QUEUED_RECEIVED_AT.order_by(QueuedEvent.seq).limit(1).scalar_subquery() <= bindparam("waited_since"),
 )))
 
 

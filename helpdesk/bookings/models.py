@@ -221,14 +221,14 @@ class QueuedEvent(Base):
     answered at once, and the projection loop (``helpdesk.bookings.projection``) applies it later.
 
     Kept apart from the ledger so that queuing costs one small row at the end of a b-tree, and
-    projecting one deleted row, instead of an update and an index entry on every ledger row.
+    projecting one deleted row, instead of an update and an index entry on every ledger row. When
+    it was received is the ledger's ``received_at``.
     """
 
     __tablename__ = "ingest_queue"
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(128))
-    received_at: Mapped[datetime]
 
 
 class ClosedDay(Base):

@@ -36,7 +36,7 @@ def project_due(app: Flask) -> int:
     config = app.config
     due = ingest.projection_due(db.session(), utcnow(), config["INGEST_PROJECTION_QUIET_SECONDS"],
                                 config["INGEST_PROJECTION_MAX_LAG_SECONDS"])
-    db.session.rollback()  # the check's read must not hold a snapshot (or SQLite's lock) while waiting
+    db.session.rollback()  # on PostgreSQL the check ran in the session's transaction: no snapshot kept while waiting
     return project_chunk(app) if due else 0
 
 

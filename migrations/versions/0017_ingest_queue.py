@@ -26,7 +26,6 @@ def upgrade() -> None:
         "ingest_queue",
         sa.Column("seq", sa.Integer(), nullable=False),
         sa.Column("event_id", sa.String(length=128), nullable=False),
-        sa.Column("received_at", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_ingest_queue")),
     )
 
